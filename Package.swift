@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+// Kognita: a payment network for machines. One package: protocol core, agent,
+// bridge, node and operator CLI. See docs/ and ../shared/DESIGN.md for the layout.
+import PackageDescription
+
+let package = Package(
+    name: "kognita",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "KognitaCore", targets: ["KognitaCore"]),
+        .executable(name: "kognita", targets: ["kognita"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries. Only the Swift wrapper modules import these.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+
+        // The protocol as values: CBOR, COSE, Ed25519/BLAKE2b over libsodium,
+        // batches, acks, amounts. No networking.
+        .target(
+            name: "KognitaCore",
+            dependencies: ["CSodium"]
+        ),
+
+        // The operator CLI.
+        .executableTarget(
+            name: "kognita",
+            dependencies: [
+                "KognitaCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Shared test helpers: temporary directories, child processes, repo paths.
+        .target(
+            name: "KognitaTesting",
+            path: "Tests/KognitaTesting"
+        ),
+
+        .testTarget(
+            name: "KognitaCoreTests",
+            dependencies: ["KognitaCore", "KognitaTesting", "CSodium", "CMosquitto"]
+        ),
+        .testTarget(
+            name: "KognitaCLITests",
+            dependencies: ["KognitaCore", "KognitaTesting"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,36 @@
+/// The eight CBOR major types (RFC 8949 section 3.1).
+public enum CBORMajorType: UInt8, Sendable, CustomStringConvertible {
+    case unsigned = 0, negative, byteString, textString, array, map, tag, simpleOrFloat
+
+    public var description: String {
+        switch self {
+        case .unsigned: "an unsigned integer"
+        case .negative: "a negative integer"
+        case .byteString: "a byte string"
+        case .textString: "a text string"
+        case .array: "an array"
+        case .map: "a map"
+        case .tag: "a tag"
+        case .simpleOrFloat: "a float or simple value"
+        }
+    }
+}
+
+/// Limits a decoder enforces before it trusts a length from the input.
+public struct CBORLimits: Sendable, Hashable {
+    /// Largest accepted input, in bytes.
+    public var maxInputSize: Int
+    /// Deepest accepted nesting of arrays, maps and tags.
+    public var maxDepth: Int
+    /// Largest accepted number of elements in one array or entries in one map.
+    public var maxItemCount: Int
+
+    public init(maxInputSize: Int, maxDepth: Int = 16, maxItemCount: Int = 65_536) {
+        self.maxInputSize = maxInputSize
+        self.maxDepth = maxDepth
+        self.maxItemCount = maxItemCount
+    }
+
+    /// 1 MiB, 16 levels, 65,536 items: generous for anything in the contract.
+    public static let `default` = CBORLimits(maxInputSize: 1 << 20)
+}

@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The few file operations the protocol's users need, done safely with POSIX
+/// calls: whole-file reads with a size limit and an optional privacy check, and
+/// atomic writes (temporary file, fsync, rename or link, fsync of the directory)
+/// so a crash leaves either the old file or the complete new one.
+public enum FileIO {
+    /// Reads a whole regular file of at most `maxBytes`.
+    ///
+    /// With `requirePrivate`, refuses a file that its group or others may
+    /// access: secrets must be mode 0600 (or stricter).
+    public static func read(_ path: String, maxBytes: Int, requirePrivate: Bool = false) throws(FileError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path, errno: errno, doing: "cannot open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError(path, errno: errno, doing: "cannot stat") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileError(path, "not a regular file") }
+        if requirePrivate && (info.st_mode & 0o077) != 0 {
+            let mode = String(info.st_mode & 0o777, radix: 8)
+            throw FileError(path, "readable by group or others (mode 0\(mode)); a secret key must be private: run 'chmod 600 \(path)'")
+        }
+        guard Int(info.st_size) <= maxBytes else {
+            throw FileError(path, "file is \(info.st_size) bytes; the limit for this kind of file is \(maxBytes)")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw FileError(path, errno: errno, doing: "cannot read") }
+            if n == 0 { break } // the file shrank while we read it
+            done += n
+        }
+        if done < bytes.count { bytes.removeSubrange(done...) }
+        return bytes
+    }
+
+    /// Writes `bytes` to `path` atomically with the given permission bits.
+    ///
+    /// Without `replace`, an existing file at `path` is left alone and
+    /// ``FileError/alreadyExists`` is thrown; the check and the creation are one
+    /// atomic `link`, so two writers cannot both win.
+    public static func writeAtomically<Bytes: ContiguousBytes>(_ bytes: Bytes, to path: String, mode: mode_t = 0o600, replace: Bool) throws(FileError) {
+        let directory = parentDirectory(of: path)
+        let suffix = Hex.encode(Sodium.randomBytes(6))
+        let temporary = "\(directory)/.\(baseName(of: path)).tmp-\(getpid())-\(suffix)"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileError(path, errno: errno, doing: "cannot create a temporary file in \(directory)") }
+        var keepTemporary = false
+        defer { if !keepTemporary { unlink(temporary) } }
+        do {
+            defer { close(fd) }
+            // open() applies the umask; the caller's mode is what must hold.
+            guard fchmod(fd, mode) == 0 else { throw FileError(path, errno: errno, doing: "cannot set the file mode") }
+            try writeAll(fd, bytes, path: path)
+            guard fsync(fd) == 0 else { throw FileError(path, errno: errno, doing: "cannot fsync") }
+        }
+        if replace {
+            guard rename(temporary, path) == 0 else { throw FileError(path, errno: errno, doing: "cannot rename the temporary file into place") }
+            keepTemporary = true // it is the file now
+        } else {
+            guard link(temporary, path) == 0 else {
+                if errno == EEXIST { throw FileError.alreadyExists(path) }
+                throw FileError(path, errno: errno, doing: "cannot create")
+            }
+        }
+        syncDirectory(directory)
+    }
+
+    /// Whether something exists at `path`.
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    private static func writeAll<Bytes: ContiguousBytes>(_ fd: Int32, _ bytes: Bytes, path: String) throws(FileError) {
+        let failure: Int32? = bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { return errno }
+                done += n
+            }
+            return nil
+        }
+        if let failure { throw FileError(path, errno: failure, doing: "cannot write") }
+    }
+
+    /// Makes a rename or link durable: the directory entry lives in the directory.
+    private static func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+
+    static func parentDirectory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let parent = path[..<slash]
+        return parent.isEmpty ? "/" : String(parent)
+    }
+
+    static func baseName(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+}
+
+/// A file operation failed; the description names the file and the cause.
+public struct FileError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The file concerned.
+    public let path: String
+    /// What went wrong.
+    public let message: String
+    /// Whether the failure is that the file exists and replacing it was not allowed.
+    public let isAlreadyExists: Bool
+
+    public init(_ path: String, _ message: String, isAlreadyExists: Bool = false) {
+        self.path = path
+        self.message = message
+        self.isAlreadyExists = isAlreadyExists
+    }
+
+    init(_ path: String, errno code: Int32, doing action: String) {
+        self.init(path, "\(action): \(String(cString: strerror(code)))")
+    }
+
+    static func alreadyExists(_ path: String) -> FileError {
+        FileError(path, "already exists", isAlreadyExists: true)
+    }
+
+    public var description: String { "\(path): \(message)" }
+}

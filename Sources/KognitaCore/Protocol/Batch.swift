@@ -1,0 +1,141 @@
+/// A batch: the next block of a device's account chain, the payload it signs.
+public struct Batch: Sendable, Hashable {
+    /// The only version this code speaks (key 0).
+    public static let version: UInt64 = 1
+
+    /// The network the batch is meant for (key 1).
+    public var network: NetworkID
+    /// 1 for an account's first batch, then +1 each (key 2).
+    public var seq: UInt64
+    /// Id of the batch at `seq - 1`; zero when `seq` is 1 (key 3).
+    public var prev: BatchID
+    /// The device's clock, milliseconds since the Unix epoch (key 4).
+    public var created: UInt64
+    /// Fee offered for the whole batch (key 5).
+    public var fee: Amount
+    /// 1 to 1024 payments (key 6).
+    public var transfers: [Transfer]
+
+    public init(network: NetworkID, seq: UInt64, prev: BatchID = .zero, created: UInt64, fee: Amount = .zero, transfers: [Transfer]) {
+        self.network = network
+        self.seq = seq
+        self.prev = prev
+        self.created = created
+        self.fee = fee
+        self.transfers = transfers
+    }
+
+    /// What the batch takes from the sender's balance: every amount plus the fee.
+    /// Throws when that exceeds 2^64 - 1 (such a batch is never valid).
+    public func totalDebit() throws(AmountError) -> Amount {
+        var total = fee
+        for transfer in transfers { total = try total.adding(transfer.amount) }
+        return total
+    }
+
+    /// Checks every rule of the contract that needs no ledger state.
+    public func validate() throws(ProtocolError) {
+        guard seq >= 1 else { throw .malformed("batch.seq", "seq must be at least 1 (the first batch of an account is seq 1)") }
+        if seq == 1 && !prev.rawValue.isZero {
+            throw .malformed("batch.prev", "prev must be 32 zero bytes when seq is 1")
+        }
+        guard !transfers.isEmpty else { throw .malformed("batch.transfers", "a batch needs at least 1 transfer") }
+        guard transfers.count <= ProtocolLimits.maxTransfers else {
+            throw ProtocolError(.tooLarge, "batch.transfers", "\(transfers.count) transfers; the limit is \(ProtocolLimits.maxTransfers)")
+        }
+        for (index, transfer) in transfers.enumerated() {
+            try transfer.validate(field: "batch.transfers[\(index)]")
+        }
+        do throws(AmountError) { _ = try totalDebit() } catch {
+            throw .malformed("batch.transfers", "the amounts plus the fee exceed 2^64 - 1 base units")
+        }
+    }
+
+    /// The deterministic CBOR encoding, after ``validate()``; throws
+    /// `too-large` past 64 KiB.
+    public func encoded() throws(ProtocolError) -> [UInt8] {
+        try validate()
+        var writer = CBORWriter(reservingCapacity: 64 + transfers.count * 64)
+        writer.writeMapHeader(7)
+        writer.writeUnsigned(0); writer.writeUnsigned(Self.version)
+        writer.writeUnsigned(1); writer.writeText(network.rawValue)
+        writer.writeUnsigned(2); writer.writeUnsigned(seq)
+        writer.writeUnsigned(3); writer.writeBytes(prev.rawValue)
+        writer.writeUnsigned(4); writer.writeUnsigned(created)
+        writer.writeUnsigned(5); writer.writeUnsigned(fee.baseUnits)
+        writer.writeUnsigned(6); writer.writeArrayHeader(transfers.count)
+        for transfer in transfers { transfer.write(to: &writer) }
+        guard writer.bytes.count <= ProtocolLimits.maxBatchBytes else {
+            throw ProtocolError(.tooLarge, "batch", "encoded batch is \(writer.bytes.count) bytes; the limit is \(ProtocolLimits.maxBatchBytes): split it")
+        }
+        return writer.bytes
+    }
+
+    /// Decodes and validates a batch from its exact payload bytes.
+    public init(decoding payload: [UInt8]) throws(ProtocolError) {
+        guard payload.count <= ProtocolLimits.maxBatchBytes else {
+            throw ProtocolError(.tooLarge, "batch", "encoded batch is \(payload.count) bytes; the limit is \(ProtocolLimits.maxBatchBytes)")
+        }
+        var reader = try FieldReader(payload, maxInputSize: ProtocolLimits.maxBatchBytes, field: "batch")
+        let count = try reader.mapHeader("batch")
+        var previous: UInt64? = nil
+        var version: UInt64?, network: String?, seq: UInt64?, prev: Bytes32?, created: UInt64?, fee: UInt64?
+        var transfers: [Transfer]?
+        for _ in 0..<count {
+            switch try reader.key(after: &previous, "batch") {
+            case 0:
+                version = try reader.unsigned("batch.version")
+                guard version == Self.version else {
+                    throw .malformed("batch.version", "version \(version!) is not supported; this implementation speaks version \(Self.version)")
+                }
+            case 1: network = try reader.text(maxBytes: NetworkID.maxLength, "batch.network")
+            case 2: seq = try reader.unsigned("batch.seq")
+            case 3: prev = try reader.bytes32("batch.prev")
+            case 4: created = try reader.unsigned("batch.created")
+            case 5: fee = try reader.unsigned("batch.fee")
+            case 6:
+                let n = try reader.arrayHeader("batch.transfers")
+                guard n <= ProtocolLimits.maxTransfers else {
+                    throw ProtocolError(.tooLarge, "batch.transfers", "\(n) transfers; the limit is \(ProtocolLimits.maxTransfers)")
+                }
+                var list: [Transfer] = []
+                list.reserveCapacity(n)
+                for index in 0..<n { list.append(try Transfer.read(from: &reader, index: index)) }
+                transfers = list
+            case let key:
+                throw .malformed("batch", "unknown key \(key) (a version-1 batch has keys 0-6)")
+            }
+        }
+        try reader.expectEnd("batch")
+        _ = try require(version, "batch.version", key: 0)
+        self.init(
+            network: try NetworkID(try require(network, "batch.network", key: 1), field: "batch.network"),
+            seq: try require(seq, "batch.seq", key: 2),
+            prev: BatchID(try require(prev, "batch.prev", key: 3)),
+            created: try require(created, "batch.created", key: 4),
+            fee: Amount(try require(fee, "batch.fee", key: 5)),
+            transfers: try require(transfers, "batch.transfers", key: 6))
+        try validate()
+    }
+}
+
+/// A batch id: BLAKE2b-256 of the exact payload bytes.
+public struct BatchID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The 32 hash bytes.
+    public let rawValue: Bytes32
+
+    public init(_ rawValue: Bytes32) { self.rawValue = rawValue }
+
+    /// The id of a payload.
+    public init<Payload: ContiguousBytes>(payload: Payload) { rawValue = BLAKE2b256.hash(payload) }
+
+    /// Parses 64 hex characters.
+    public init(hex: String) throws(HexError) { rawValue = try Bytes32(hex: hex) }
+
+    /// The `prev` of an account's first batch: 32 zero bytes.
+    public static let zero = BatchID(.zero)
+
+    public var hex: String { rawValue.hex }
+    public var description: String { rawValue.hex }
+    public static func < (l: BatchID, r: BatchID) -> Bool { l.rawValue < r.rawValue }
+}

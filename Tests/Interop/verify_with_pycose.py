@@ -119,7 +119,7 @@ class _Decoder:
         # 2 bytes >= 2^8, 4 bytes >= 2^16, 8 bytes >= 2^32
         minimum = {1: 24, 2: 1 << 8, 4: 1 << 16, 8: 1 << 32}[size]
         if arg < minimum:
-            raise _malformed(f"non-shortest encoding of {arg} at offset {start}")
+            raise _malformed(f"non-shortest encoding of argument {arg} at offset {start}")
         return major, ai, arg
 
     def item(self, depth=0):
@@ -171,12 +171,15 @@ class _Decoder:
         return {20: False, 21: True, 22: None}.get(arg, UNDEFINED if arg == 23 else Simple(arg))
 
 
-def decode_strict(data):
+def decode_strict(data, what="input"):
     """Decode exactly one deterministic CBOR item (no tags) filling `data`."""
     dec = _Decoder(data)
-    value = dec.item()
+    try:
+        value = dec.item()
+    except Reject as r:
+        raise _malformed(f"{what}: {r}") from None
     if dec.pos != len(dec.data):
-        raise _malformed(f"{len(dec.data) - dec.pos} trailing byte(s) after the CBOR item")
+        raise _malformed(f"{what}: {len(dec.data) - dec.pos} trailing byte(s) after the CBOR item")
     return value
 
 
@@ -236,7 +239,7 @@ def parse_batch(payload):
     """Validate payload bytes as a version-1 batch; return its JSON shape."""
     if len(payload) > MAX_PAYLOAD:
         raise Reject(TOO_LARGE, f"payload is {len(payload)} bytes, limit {MAX_PAYLOAD}")
-    b = decode_strict(payload)
+    b = decode_strict(payload, "payload")
     if type(b) is not dict:
         raise _malformed("batch is not a map")
     _require_keys(b, (0, 1, 2, 3, 4, 5, 6), (), "batch")
@@ -293,7 +296,7 @@ def parse_envelope(data):
         raise _malformed("protected header is not a byte string")
     # Decoding strictly and comparing the map is the same as requiring the
     # exact bytes A1 01 27 / A1 01 32, since only one encoding is deterministic.
-    if decode_strict(protected) not in ({1: ALG_EDDSA}, {1: ALG_ED25519}):
+    if decode_strict(protected, "protected header") not in ({1: ALG_EDDSA}, {1: ALG_ED25519}):
         raise _malformed("protected header is not exactly {1: -8} or {1: -19}")
     if type(unprotected) is not dict or set(unprotected) != {4}:
         raise _malformed("unprotected header is not exactly {4: kid}")

@@ -1,0 +1,40 @@
+# Kognita: every entry point installs what it needs first (see Scripts/setup.sh).
+SWIFT ?= swift
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 1
+export KOGNITA_PYTHON ?= $(CURDIR)/.build-venv/bin/python
+
+.PHONY: all setup build test fuzz bench devnet clean
+
+all: build
+
+## setup: install missing Debian packages (apt-get as root or via sudo) and the Python cross-check venv
+setup:
+	@bash Scripts/setup.sh
+
+## build: debug build of every target
+build: setup
+	$(SWIFT) build
+
+## test: setup, then the whole test suite (unit, vectors, CLI and Python cross-checks)
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## fuzz: libFuzzer on the batch decoder and verifier for FUZZ_SECONDS (default 600)
+fuzz: setup
+	@bash Scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
+## bench: package-benchmark suite in Benchmarks/ (release build)
+bench: setup
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+## devnet: a whole network on this machine (arrives with the node, bridge and agent issues)
+devnet: setup
+	@echo "make devnet: the devnet needs kognita-node, kognita-bridge and kognita-agent, which are not built yet." >&2
+	@echo "Today you can: make test, and use .build/debug/kognita (keygen, key show, batch sign, batch show)." >&2
+	@exit 2
+
+clean:
+	$(SWIFT) package clean
+	rm -rf .build-venv

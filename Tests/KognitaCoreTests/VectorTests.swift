@@ -1,0 +1,110 @@
+import Testing
+import Foundation
+import KognitaCore
+import KognitaTesting
+
+/// Batch vectors made by an independent implementation of the contract
+/// (Tests/Vectors/generate_batch_vectors.py, pynacl + cbor2, cross-checked with
+/// pycose), loaded with exact integer parsing (values reach 2^64 - 1).
+struct BatchVectorFile: Decodable {
+    struct Vector: Decodable, CustomTestStringConvertible, Sendable {
+        let name: String
+        let description: String
+        let cose: String
+        let expect_network: String
+        let valid: Bool
+        let id: String?
+        let signer: String?
+        let payload: String?
+        let batch: VectorBatch?
+        let reason: String?
+        var testDescription: String { name }
+    }
+
+    struct VectorBatch: Decodable, Sendable {
+        let version: UInt64
+        let network: String
+        let seq: UInt64
+        let prev: String
+        let created: UInt64
+        let fee: UInt64
+        let transfers: [VectorTransfer]
+    }
+
+    struct VectorTransfer: Decodable, Sendable {
+        let to: String
+        let amount: UInt64
+        let sensor: String?
+        let reading: Int64?
+        let at: UInt64?
+    }
+
+    let vectors: [Vector]
+
+    static let path = "Tests/Vectors/batch-vectors.json"
+
+    static func load(_ file: String = Repository.path(path)) throws -> BatchVectorFile {
+        try JSONDecoder().decode(BatchVectorFile.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+    }
+}
+
+@Suite("Independent batch vectors")
+struct VectorTests {
+    static let vectors = (try? BatchVectorFile.load().vectors) ?? []
+
+    @Test("the vector file is present and covers every outcome")
+    func coverage() throws {
+        let file = try BatchVectorFile.load()
+        let outcomes = Set(file.vectors.map { $0.valid ? "valid" : $0.reason! })
+        #expect(outcomes == ["valid", "malformed", "bad-signature", "wrong-network", "too-large"])
+        #expect(file.vectors.count >= 50)
+    }
+
+    @Test("each vector gets exactly its expected outcome", arguments: vectors)
+    func vector(_ vector: BatchVectorFile.Vector) throws {
+        let bytes = [UInt8](testHex: vector.cose)
+        let network = try NetworkID(vector.expect_network)
+        guard vector.valid else {
+            let error = #expect(throws: ProtocolError.self, "\(vector.description)") {
+                try SignedBatch.verify(bytes, expectedNetwork: network)
+            }
+            #expect(error?.reason.name == vector.reason, "\(vector.description): got \(error.map { "\($0)" } ?? "no error")")
+            return
+        }
+        let signed = try SignedBatch.verify(bytes, expectedNetwork: network)
+        #expect(signed.id.hex == vector.id)
+        #expect(signed.signer.hex == vector.signer)
+        #expect(signed.payload.testHex == vector.payload)
+        let expected = try #require(vector.batch)
+        let batch = signed.batch
+        #expect(Batch.version == expected.version)
+        #expect(batch.network.rawValue == expected.network)
+        #expect(batch.seq == expected.seq)
+        #expect(batch.prev.hex == expected.prev)
+        #expect(batch.created == expected.created)
+        #expect(batch.fee.baseUnits == expected.fee)
+        #expect(batch.transfers.count == expected.transfers.count)
+        for (got, want) in zip(batch.transfers, expected.transfers) {
+            #expect(got.to.hex == want.to)
+            #expect(got.amount.baseUnits == want.amount)
+            #expect(got.sensor == want.sensor)
+            #expect(got.reading == want.reading)
+            #expect(got.at == want.at)
+        }
+        // Our encoder produces the independent implementation's exact bytes.
+        #expect(try batch.encoded() == signed.payload)
+    }
+
+    @Test("the generator, run again here, reproduces the committed vectors byte for byte",
+          .enabled(if: PythonTooling.isAvailable, "Python cross-check tooling missing: run 'make setup'"))
+    func generatorReproducesVectors() async throws {
+        try await TemporaryDirectory.with { dir in
+            let output = "\(dir)/vectors.json"
+            let run = try PythonTooling.run("Tests/Vectors/generate_batch_vectors.py", [output])
+            #expect(run.status == 0, "generator failed: \(run.stderr)")
+            let fresh = try Data(contentsOf: URL(fileURLWithPath: output))
+            let committed = try Data(contentsOf: URL(fileURLWithPath: Repository.path(BatchVectorFile.path)))
+            #expect(fresh == committed, "regenerate with: .build-venv/bin/python Tests/Vectors/generate_batch_vectors.py")
+        }
+    }
+}

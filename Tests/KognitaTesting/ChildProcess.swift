@@ -1,0 +1,62 @@
+import Foundation
+
+/// Runs a program to completion and captures its output.
+public enum ChildProcess {
+    /// What a finished program left behind.
+    public struct Result: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
+    }
+
+    /// Runs `executable` with `arguments`; standard input is empty unless given.
+    public static func run(_ executable: String, _ arguments: [String], currentDirectory: String? = nil,
+                           environment: [String: String]? = nil, stdin: Data? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+        if let environment { process.environment = environment }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes while the child runs, so a full pipe cannot block it.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var stdoutData = Data(), stderrData = Data()
+        DispatchQueue.global().async(group: group) { stdoutData = out.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) { stderrData = err.fileHandleForReading.readDataToEndOfFile() }
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: stdoutData, as: UTF8.self),
+                      stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+}
+
+/// The Python interpreter for the independent cross-checks (pynacl, cbor2,
+/// pycose), prepared by `make setup` in `.build-venv`, or named by
+/// `KOGNITA_PYTHON`. Nil, with the reason, when it is not usable.
+public enum PythonTooling {
+    public static let interpreter: Result<String, TestSupportError> = {
+        let candidate = ProcessInfo.processInfo.environment["KOGNITA_PYTHON"] ?? Repository.path(".build-venv/bin/python")
+        guard FileManager.default.isExecutableFile(atPath: candidate) else {
+            return .failure(TestSupportError("no Python at \(candidate): run 'make setup' (or set KOGNITA_PYTHON) to enable the cross-checks"))
+        }
+        guard let probe = try? ChildProcess.run(candidate, ["-c", "import nacl, cbor2, pycose"]), probe.status == 0 else {
+            return .failure(TestSupportError("\(candidate) lacks pynacl, cbor2 or pycose: run 'make setup' to enable the cross-checks"))
+        }
+        return .success(candidate)
+    }()
+
+    /// Whether the cross-checks can run.
+    public static var isAvailable: Bool { if case .success = interpreter { true } else { false } }
+
+    /// Runs a Python script of the repository with the prepared interpreter.
+    public static func run(_ script: String, _ arguments: [String]) throws -> ChildProcess.Result {
+        try ChildProcess.run(try interpreter.get(), [Repository.path(script)] + arguments)
+    }
+}

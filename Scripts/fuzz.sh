@@ -24,7 +24,11 @@ for v in vectors:
         (out / f"seed-{v['name']}-payload").write_bytes(bytes.fromhex(v["payload"]))
 PY
 
-echo "fuzz: running for ${seconds}s on $(ls "$corpus" | wc -l) corpus inputs"
+parallel=()
+if [ "$jobs" -gt 1 ]; then parallel=(-jobs="$jobs" -workers="$jobs"); fi
+echo "fuzz: running for ${seconds}s with $jobs job(s) on $(ls "$corpus" | wc -l) corpus inputs"
+# Run from the scratch folder: with several jobs libFuzzer writes fuzz-N.log to the working directory.
+cd "$scratch"
 "$scratch/release/FuzzBatchVerifier" "$corpus" \
   -max_total_time="$seconds" -max_len=70000 -timeout=10 -rss_limit_mb=4096 \
-  -jobs="$jobs" -workers="$jobs" -artifact_prefix="$scratch/artifacts/" -print_final_stats=1
+  "${parallel[@]}" -artifact_prefix="$scratch/artifacts/" -print_final_stats=1

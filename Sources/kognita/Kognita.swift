@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The operator CLI.
 @main
@@ -9,6 +12,24 @@ struct Kognita: ParsableCommand {
         discussion: "The wire format is described in docs/PROTOCOL.md.",
         subcommands: [KeygenCommand.self, KeyCommand.self, BatchCommand.self]
     )
+
+    /// Runs the command; every failure, including a mistyped argument, is one
+    /// line on standard error (usage stays one `--help` away), so scripts and
+    /// people both get the problem without a screenful of text.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) } // --help and friends
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let hint = error is CLIError ? "" : " (see --help)"
+            let line = Array("Error: \(message)\(hint)\n".utf8)
+            _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            Glibc.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
 }
 
 /// An error the user can fix; printed as one line, exit status 1.

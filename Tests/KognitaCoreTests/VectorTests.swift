@@ -108,3 +108,21 @@ struct VectorTests {
         }
     }
 }
+
+/// Acks encoded by cbor2 (the examples in docs/PROTOCOL.md): they decode, and
+/// our encoder reproduces them byte for byte.
+@Suite("Ack vectors")
+struct AckVectorTests {
+    struct File: Decodable { struct Entry: Decodable { let name: String; let cbor: String }; let acks: [Entry] }
+
+    @Test("every ack example decodes and re-encodes to the same bytes")
+    func acks() throws {
+        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: Repository.path("Tests/Vectors/ack-vectors.json"))))
+        #expect(file.acks.count == 5)
+        for entry in file.acks {
+            let bytes = [UInt8](testHex: entry.cbor)
+            let ack = try Ack(decoding: bytes)
+            #expect(try ack.encoded() == bytes, "\(entry.name)")
+        }
+    }
+}

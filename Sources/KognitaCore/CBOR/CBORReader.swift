@@ -44,7 +44,7 @@ public struct CBORReader: Sendable {
         let start = offset
         guard offset < bytes.count else { throw CBORError(.truncated, at: start) }
         let initial = bytes[offset]
-        let major = CBORMajorType(rawValue: initial >> 5)!
+        let major = unsafeBitCast(initial >> 5, to: CBORMajorType.self) // 3 bits: always a case
         let info = initial & 0x1f
         offset += 1
         if major == .simpleOrFloat { throw CBORError(.floatOrSimpleValue, at: start) }
@@ -80,8 +80,14 @@ public struct CBORReader: Sendable {
     }
 
     /// Reads an unsigned integer (major type 0).
+    @inline(__always)
     public mutating func readUnsigned() throws(CBORError) -> UInt64 {
-        try readHead(expecting: .unsigned).argument
+        // Fast path: 0-23 is one byte, by far the commonest case (map keys).
+        if offset < bytes.count, bytes[offset] < 0x18 {
+            defer { offset += 1 }
+            return UInt64(bytes[offset])
+        }
+        return try readHead(expecting: .unsigned).argument
     }
 
     /// Reads an integer of major type 0 or 1 that fits in `Int64`.
@@ -141,10 +147,11 @@ public struct CBORReader: Sendable {
         guard range.count <= maxBytes else {
             throw CBORError(.tooLong(limit: maxBytes, actual: UInt64(range.count)), at: start)
         }
-        guard let text = String(validating: bytes[range], as: UTF8.self) else {
-            throw CBORError(.invalidUTF8, at: start)
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(CBORError) -> String in
+            let slice = UnsafeBufferPointer(rebasing: buffer[range])
+            guard UTF8Validation.isValid(slice) else { throw CBORError(.invalidUTF8, at: start) }
+            return String(decoding: slice, as: UTF8.self)
         }
-        return text
     }
 
     /// Reads an array header and returns its element count (at most `maxCount`).

@@ -43,8 +43,8 @@ public struct Batch: Sendable, Hashable {
         guard transfers.count <= ProtocolLimits.maxTransfers else {
             throw ProtocolError(.tooLarge, "batch.transfers", "\(transfers.count) transfers; the limit is \(ProtocolLimits.maxTransfers)")
         }
-        for (index, transfer) in transfers.enumerated() {
-            try transfer.validate(field: "batch.transfers[\(index)]")
+        for index in transfers.indices { // in place: no copy of each transfer
+            try transfers[index].validate(field: "batch.transfers[\(index)]")
         }
         do throws(AmountError) { _ = try totalDebit() } catch {
             throw .malformed("batch.transfers", "the amounts plus the fee exceed 2^64 - 1 base units")

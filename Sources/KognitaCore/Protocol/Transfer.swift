@@ -51,11 +51,10 @@ public struct Transfer: Sendable, Hashable {
             case let key: throw .malformed(path(""), "unknown key \(key) (a version-1 transfer has keys 0-4)")
             }
         }
-        let transfer = Transfer(
+        // The value rules (amount >= 1, ...) are checked once for the whole batch by Batch.validate().
+        return Transfer(
             to: AccountID(try require(to, path(".to"), key: 0)),
             amount: Amount(try require(amount, path(".amount"), key: 1)),
             sensor: sensor, reading: reading, at: at)
-        try transfer.validate(field: path(""))
-        return transfer
     }
 }

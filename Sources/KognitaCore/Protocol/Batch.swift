@@ -43,8 +43,9 @@ public struct Batch: Sendable, Hashable {
         guard transfers.count <= ProtocolLimits.maxTransfers else {
             throw ProtocolError(.tooLarge, "batch.transfers", "\(transfers.count) transfers; the limit is \(ProtocolLimits.maxTransfers)")
         }
-        for index in transfers.indices { // in place: no copy of each transfer
-            try transfers[index].validate(field: "batch.transfers[\(index)]")
+        // Through the buffer, each transfer is borrowed rather than copied.
+        try transfers.withUnsafeBufferPointer { (list) throws(ProtocolError) in
+            for index in list.indices { try list[index].validate(field: "batch.transfers[\(index)]") }
         }
         do throws(AmountError) { _ = try totalDebit() } catch {
             throw .malformed("batch.transfers", "the amounts plus the fee exceed 2^64 - 1 base units")
@@ -100,7 +101,7 @@ public struct Batch: Sendable, Hashable {
                 }
                 var list: [Transfer] = []
                 list.reserveCapacity(n)
-                for index in 0..<n { list.append(try Transfer.read(from: &reader, index: index)) }
+                for index in 0..<n { try Transfer.read(from: &reader, index: index, into: &list) }
                 transfers = list
             case let key:
                 throw .malformed("batch", "unknown key \(key) (a version-1 batch has keys 0-6)")

@@ -36,7 +36,9 @@ public struct Transfer: Sendable, Hashable {
         if let at { writer.writeUnsigned(4); writer.writeUnsigned(at) }
     }
 
-    static func read(from reader: inout FieldReader, index: Int) throws(ProtocolError) -> Transfer {
+    /// Reads one transfer and appends it to `list` (constructing it in place
+    /// there avoids a copy of each transfer on the hot decoding path).
+    static func read(from reader: inout FieldReader, index: Int, into list: inout [Transfer]) throws(ProtocolError) {
         func path(_ name: String) -> String { "batch.transfers[\(index)]\(name)" }
         let count = try reader.mapHeader(path(""))
         var previous: UInt64? = nil
@@ -52,9 +54,9 @@ public struct Transfer: Sendable, Hashable {
             }
         }
         // The value rules (amount >= 1, ...) are checked once for the whole batch by Batch.validate().
-        return Transfer(
+        list.append(Transfer(
             to: AccountID(try require(to, path(".to"), key: 0)),
             amount: Amount(try require(amount, path(".amount"), key: 1)),
-            sensor: sensor, reading: reading, at: at)
+            sensor: sensor, reading: reading, at: at))
     }
 }

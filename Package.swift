@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "KognitaCore", targets: ["KognitaCore"]),
+        .library(name: "KognitaMQTT", targets: ["KognitaMQTT"]),
         .executable(name: "kognita", targets: ["kognita"]),
     ],
     dependencies: [
@@ -33,6 +34,12 @@ let package = Package(
             dependencies: ["CSodium"]
         ),
 
+        // MQTT over libmosquitto, shared by the agent and the bridge.
+        .target(
+            name: "KognitaMQTT",
+            dependencies: ["CMosquitto"]
+        ),
+
         // The operator CLI.
         .executableTarget(
             name: "kognita",
@@ -50,7 +57,11 @@ let package = Package(
 
         .testTarget(
             name: "KognitaCoreTests",
-            dependencies: ["KognitaCore", "KognitaTesting", "CSodium", "CMosquitto"]
+            dependencies: ["KognitaCore", "KognitaTesting"]
+        ),
+        .testTarget(
+            name: "KognitaMQTTTests",
+            dependencies: ["KognitaMQTT", "KognitaTesting"]
         ),
         .testTarget(
             name: "KognitaCLITests",

@@ -1,0 +1,344 @@
+import CMosquitto
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An MQTT client over libmosquitto, shaped for Swift concurrency.
+///
+/// - Its own network thread runs `mosquitto_loop` and does every (re)connect
+///   itself through `mosquitto_connect_bind_v5`, because libmosquitto 2.0's
+///   built-in reconnect sends CONNECT without properties: the session expiry
+///   would silently drop to 0 after the first reconnect and the broker would
+///   forget the session. This also gives exponential backoff with jitter, and
+///   a client started while the broker is down keeps trying.
+/// - Callbacks run on that thread: they copy what they need (libmosquitto
+///   frees the message when the callback returns) and hand off at once.
+/// - ``publish(_:payload:qos:retain:)`` returns when the broker's PUBACK
+///   arrives (QoS 1), not when the bytes were queued. A publish made while
+///   disconnected stays queued in libmosquitto and goes out after the
+///   reconnect; do not publish it again.
+/// - ``stop()`` never hangs: it waits a bounded time for the thread to finish.
+public final class MQTTClient: @unchecked Sendable {
+    // @unchecked: the handle is used under libmosquitto's own locks (threaded
+    // mode), and every mutable Swift field lives in `state` behind a Mutex.
+
+    /// Messages from the broker, in arrival order, bounded by
+    /// ``MQTTConfiguration/inboundBufferSize``.
+    public let messages: AsyncStream<MQTTMessage>
+    /// Connection events (bounded; old events are dropped first).
+    public let events: AsyncStream<MQTTEvent>
+    /// The settings this client uses.
+    public let configuration: MQTTConfiguration
+
+    private let handle: OpaquePointer
+    private let messageSink: AsyncStream<MQTTMessage>.Continuation
+    private let eventSink: AsyncStream<MQTTEvent>.Continuation
+    private let sleeper = InterruptibleSleep()
+    private let finished = DispatchSemaphore(value: 0)
+    private let state = Mutex(State())
+
+    fileprivate struct State {
+        var started = false
+        var stopping = false
+        var threadFinished = false
+        var connected = false
+        var connectedThisSession = false
+        var droppedMessages = 0
+        var publishes: [Int32: CheckedContinuation<Void, any Error>] = [:]
+        var subscribes: [Int32: CheckedContinuation<Void, any Error>] = [:]
+        /// Completions that arrived before the caller registered (mid -> reason code).
+        var early: [Int32: Int32] = [:]
+        /// Mids nobody waits for (QoS 0 publishes, automatic re-subscriptions).
+        var unawaited: Set<Int32> = []
+        /// Filters to restore when the broker has lost our session.
+        var subscriptions: [String: Int32] = [:]
+
+        /// The waiters of one kind of operation.
+        subscript(kind: OperationKind) -> [Int32: CheckedContinuation<Void, any Error>] {
+            get { kind == .publish ? publishes : subscribes }
+            set { if kind == .publish { publishes = newValue } else { subscribes = newValue } }
+        }
+    }
+
+    /// Operations that complete by mid.
+    fileprivate enum OperationKind: Sendable { case publish, subscribe }
+
+    private static let libraryReady: Bool = { mosquitto_lib_init() == MOSQ_ERR_SUCCESS.rawValue }()
+
+    /// Creates a client; nothing happens on the network until ``start()``.
+    public init(_ configuration: MQTTConfiguration) throws(MQTTError) {
+        guard Self.libraryReady else { throw MQTTError("libmosquitto failed to initialise") }
+        guard configuration.keepAliveSeconds >= 5 else { throw MQTTError("keep-alive must be at least 5 seconds") }
+        guard let handle = mosquitto_new(configuration.clientID, configuration.cleanStart, nil) else {
+            throw MQTTError("cannot create an MQTT client with id '\(configuration.clientID)': \(String(cString: strerror(errno)))")
+        }
+        self.handle = handle
+        self.configuration = configuration
+        (messages, messageSink) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .bufferingOldest(max(1, configuration.inboundBufferSize)))
+        (events, eventSink) = AsyncStream.makeStream(of: MQTTEvent.self, bufferingPolicy: .bufferingNewest(256))
+        do throws(MQTTError) {
+            try configure()
+        } catch {
+            mosquitto_destroy(handle)
+            throw error
+        }
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        installCallbacks()
+    }
+
+    deinit {
+        // Only reached once the network thread (which holds a reference) has ended.
+        mosquitto_destroy(handle)
+        messageSink.finish()
+        eventSink.finish()
+    }
+
+    private func configure() throws(MQTTError) {
+        let c = configuration
+        func check(_ rc: Int32, _ what: String) throws(MQTTError) {
+            if rc != MOSQ_ERR_SUCCESS.rawValue { throw MQTTError(what, code: rc) }
+        }
+        let version: Int32 = c.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
+        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, version), "set the MQTT protocol version")
+        // We call publish/subscribe from other threads while our thread runs the loop.
+        try check(mosquitto_threaded_set(handle, true), "enable threaded mode")
+        if c.username != nil || c.password != nil {
+            try check(mosquitto_username_pw_set(handle, c.username, c.password), "set the username and password")
+        }
+        if let will = c.will {
+            let rc = will.payload.withUnsafeBytes {
+                mosquitto_will_set_v5(handle, will.topic, Int32($0.count), $0.baseAddress, will.qos, will.retain, nil)
+            }
+            try check(rc, "set the last will on \(will.topic)")
+        }
+        if let tls = c.tls {
+            guard tls.caFile != nil || tls.caPath != nil else {
+                throw MQTTError("TLS needs a CA file or CA directory to verify the broker (tls.ca_file)")
+            }
+            try check(mosquitto_tls_set(handle, tls.caFile, tls.caPath, tls.certificateFile, tls.keyFile, nil),
+                      "configure TLS (check that the CA, certificate and key files exist and are readable PEM)")
+            // 1 = verify the peer; "tlsv1.2" makes TLS 1.2 the minimum (1.3 is allowed).
+            try check(mosquitto_tls_opts_set(handle, 1, "tlsv1.2", nil), "set TLS options")
+            try check(mosquitto_tls_insecure_set(handle, false), "enable hostname verification")
+        }
+    }
+
+    /// Whether a CONNACK has been accepted on the current connection.
+    public var isConnected: Bool { state.withLock { $0.connected } }
+
+    /// Messages dropped because the application did not drain ``messages`` fast enough.
+    public var droppedMessages: Int { state.withLock { $0.droppedMessages } }
+
+    /// Starts the network thread, which connects and keeps reconnecting until ``stop()``.
+    public func start() {
+        let first = state.withLock { s in
+            defer { s.started = true }
+            return !s.started && !s.stopping
+        }
+        guard first else { return }
+        NetworkThread.start { [self] in run() }
+    }
+
+    /// Disconnects cleanly and stops the network thread, waiting at most
+    /// `timeout` seconds (a thread stuck in a TCP connect to an unreachable
+    /// host finishes on its own later). Pending operations fail with a "stopped" error.
+    public func stop(timeout: Double = 5) {
+        let (wasStarted, alreadyFinished) = state.withLock { s in
+            s.stopping = true
+            return (s.started, s.threadFinished)
+        }
+        sleeper.interrupt()
+        if wasStarted && !alreadyFinished {
+            _ = finished.wait(timeout: .now() + timeout)
+        }
+        failEverythingPending()
+    }
+
+    // MARK: - Network thread
+
+    private func run() {
+        var delay = configuration.reconnectDelayMinSeconds
+        while !state.withLock({ $0.stopping }) {
+            let rc = connect()
+            if rc == MOSQ_ERR_SUCCESS.rawValue {
+                var loopRC = MOSQ_ERR_SUCCESS.rawValue
+                while !state.withLock({ $0.stopping }) {
+                    loopRC = mosquitto_loop(handle, 250, 1)
+                    if loopRC != MOSQ_ERR_SUCCESS.rawValue { break }
+                }
+                let (stopping, hadSession) = state.withLock { s in
+                    defer { s.connected = false; s.connectedThisSession = false }
+                    return (s.stopping, s.connectedThisSession)
+                }
+                if stopping { break }
+                if hadSession { delay = configuration.reconnectDelayMinSeconds }
+                eventSink.yield(.disconnected(description: "connection to \(endpoint) lost: \(String(cString: mosquitto_strerror(loopRC)))"))
+            } else {
+                eventSink.yield(.disconnected(description: "cannot connect to \(endpoint): \(String(cString: mosquitto_strerror(rc)))\(rc == MOSQ_ERR_ERRNO.rawValue ? " (\(String(cString: strerror(errno))))" : "")"))
+            }
+            // Full jitter over the upper half of the window.
+            sleeper.sleep(seconds: Double.random(in: (delay / 2)...delay))
+            delay = min(configuration.reconnectDelayMaxSeconds, delay * 2)
+        }
+        // Say goodbye properly, so the broker does not publish our will.
+        mosquitto_disconnect_v5(handle, 0, nil)
+        for _ in 0..<4 where mosquitto_loop(handle, 50, 1) == MOSQ_ERR_SUCCESS.rawValue {}
+        state.withLock { $0.threadFinished = true; $0.connected = false }
+        failEverythingPending()
+        finished.signal()
+    }
+
+    private var endpoint: String { "\(configuration.host):\(configuration.port)" }
+
+    /// One blocking connect; the session expiry goes with every CONNECT.
+    private func connect() -> Int32 {
+        var properties: OpaquePointer? = nil
+        defer { mosquitto_property_free_all(&properties) }
+        if configuration.protocolVersion == .v5 && configuration.sessionExpirySeconds > 0 {
+            _ = mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), configuration.sessionExpirySeconds)
+        }
+        return mosquitto_connect_bind_v5(handle, configuration.host, Int32(configuration.port),
+                                         configuration.keepAliveSeconds, nil, properties)
+    }
+
+    private func failEverythingPending() {
+        let waiting = state.withLock { s in
+            defer { s.publishes.removeAll(); s.subscribes.removeAll() }
+            return Array(s.publishes.values) + Array(s.subscribes.values)
+        }
+        for continuation in waiting { continuation.resume(throwing: MQTTError.stopped) }
+    }
+
+    // MARK: - Operations
+
+    /// Publishes and, for QoS 1 and 2, returns once the broker has acknowledged.
+    /// Throws when the broker refuses it (for example, not authorized by its ACL).
+    public func publish(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) async throws {
+        var mid: Int32 = 0
+        let rc = payload.withUnsafeBytes {
+            mosquitto_publish_v5(handle, &mid, topic, Int32($0.count), $0.baseAddress, qos, retain, nil)
+        }
+        // While disconnected, libmosquitto keeps QoS > 0 messages queued and
+        // sends them after the reconnect: that is still a publish in progress.
+        let queued = rc == MOSQ_ERR_NO_CONN.rawValue && qos > 0 && mid != 0
+        guard rc == MOSQ_ERR_SUCCESS.rawValue || queued else { throw MQTTError("publish to \(topic)", code: rc) }
+        if qos == 0 {
+            state.withLock { s in if s.early.removeValue(forKey: mid) == nil { s.unawaited.insert(mid) } }
+            return
+        }
+        try await awaitCompletion(mid: mid, kind: .publish, operation: "publish to \(topic)")
+    }
+
+    /// Subscribes to topic filters (restored automatically if the broker loses our session).
+    public func subscribe(_ filters: [String], qos: Int32 = 1) async throws {
+        guard !filters.isEmpty else { return }
+        state.withLock { s in for filter in filters { s.subscriptions[filter] = qos } }
+        let mid = try sendSubscribe(filters, qos: qos)
+        try await awaitCompletion(mid: mid, kind: .subscribe, operation: "subscribe to \(filters.joined(separator: ", "))")
+    }
+
+    private func sendSubscribe(_ filters: [String], qos: Int32) throws(MQTTError) -> Int32 {
+        var mid: Int32 = 0
+        var cStrings = filters.map { strdup($0) }
+        defer { cStrings.forEach { free($0) } }
+        let rc = cStrings.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: buffer.count) { list in
+                mosquitto_subscribe_multiple(handle, &mid, Int32(filters.count), list, qos, 0, nil)
+            }
+        }
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("subscribe to \(filters.joined(separator: ", "))", code: rc) }
+        return mid
+    }
+
+    private func awaitCompletion(mid: Int32, kind: OperationKind, operation: String) async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                enum Outcome { case registered, stopped, done(reason: Int32) }
+                let outcome: Outcome = state.withLock { s in
+                    if let reason = s.early.removeValue(forKey: mid) { return .done(reason: reason) }
+                    if s.stopping && s.threadFinished { return .stopped }
+                    s[kind][mid] = continuation
+                    return .registered
+                }
+                switch outcome {
+                case .registered: break
+                case .stopped: continuation.resume(throwing: MQTTError.stopped)
+                case .done(let reason) where reason >= 0x80: continuation.resume(throwing: MQTTError.refused(operation, reasonCode: reason))
+                case .done: continuation.resume()
+                }
+            }
+        } onCancel: {
+            let continuation = state.withLock { $0[kind].removeValue(forKey: mid) }
+            continuation?.resume(throwing: CancellationError())
+        }
+    }
+
+    // MARK: - Callbacks (libmosquitto's thread)
+
+    fileprivate static func client(_ userdata: UnsafeMutableRawPointer?) -> MQTTClient {
+        Unmanaged<MQTTClient>.fromOpaque(userdata!).takeUnretainedValue()
+    }
+
+    /// Resolves an operation by mid: resumes its waiter, or remembers the
+    /// result for a waiter that has not registered yet.
+    fileprivate func complete(mid: Int32, reason: Int32, kind: OperationKind) {
+        let continuation = state.withLock { s -> CheckedContinuation<Void, any Error>? in
+            if let waiter = s[kind].removeValue(forKey: mid) { return waiter }
+            if s.unawaited.remove(mid) == nil { s.early[mid] = reason }
+            return nil
+        }
+        guard let continuation else { return }
+        if reason >= 0x80 {
+            continuation.resume(throwing: MQTTError.refused(kind == .publish ? "publish" : "subscribe", reasonCode: reason))
+        } else {
+            continuation.resume()
+        }
+    }
+
+    fileprivate func connected(reasonCode: Int32, flags: Int32) {
+        guard reasonCode == 0 else {
+            eventSink.yield(.refused(reasonCode: reasonCode, description: String(cString: mosquitto_reason_string(reasonCode))))
+            return
+        }
+        let sessionPresent = flags & 1 == 1
+        let filters = state.withLock { s in
+            s.connected = true
+            s.connectedThisSession = true
+            return sessionPresent ? [:] : s.subscriptions
+        }
+        // The broker lost our session (or never had it): restore subscriptions.
+        for (qos, group) in Dictionary(grouping: filters, by: \.value) {
+            if let mid = try? sendSubscribe(group.map(\.key), qos: qos) {
+                state.withLock { s in if s.early.removeValue(forKey: mid) == nil { s.unawaited.insert(mid) } }
+            }
+        }
+        eventSink.yield(.connected(sessionPresent: sessionPresent))
+    }
+
+    fileprivate func received(_ message: UnsafePointer<mosquitto_message>) {
+        let m = message.pointee
+        let payload = m.payloadlen > 0 ? Array(UnsafeRawBufferPointer(start: m.payload, count: Int(m.payloadlen))) : []
+        let result = messageSink.yield(MQTTMessage(topic: String(cString: m.topic), payload: payload, qos: m.qos, retained: m.retain))
+        if case .dropped = result { state.withLock { $0.droppedMessages += 1 } }
+    }
+
+    private func installCallbacks() {
+        mosquitto_connect_v5_callback_set(handle) { _, userdata, rc, flags, _ in
+            MQTTClient.client(userdata).connected(reasonCode: rc, flags: flags)
+        }
+        mosquitto_publish_v5_callback_set(handle) { _, userdata, mid, reason, _ in
+            MQTTClient.client(userdata).complete(mid: mid, reason: reason, kind: .publish)
+        }
+        mosquitto_subscribe_v5_callback_set(handle) { _, userdata, mid, count, granted, _ in
+            // A granted QoS >= 0x80 is the broker refusing that filter.
+            var worst: Int32 = 0
+            if let granted { for i in 0..<Int(count) { worst = max(worst, granted[i]) } }
+            MQTTClient.client(userdata).complete(mid: mid, reason: worst >= 0x80 ? worst : 0, kind: .subscribe)
+        }
+        mosquitto_message_v5_callback_set(handle) { _, userdata, message, _ in
+            if let message { MQTTClient.client(userdata).received(message) }
+        }
+    }
+}

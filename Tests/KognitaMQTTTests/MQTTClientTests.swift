@@ -1,0 +1,171 @@
+import Testing
+import Foundation
+import KognitaMQTT
+import KognitaTesting
+
+/// Waits for the first element of `stream` that satisfies `match`, failing after `seconds`.
+func first<S: AsyncSequence & Sendable>(_ stream: S, within seconds: Double = 10, where match: @escaping @Sendable (S.Element) -> Bool) async throws -> S.Element
+where S.Element: Sendable {
+    try await withThrowingTaskGroup(of: S.Element?.self) { group in
+        group.addTask {
+            for try await element in stream where match(element) { return element }
+            return nil
+        }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let result = try await group.next(), let element = result else {
+            throw TestSupportError("nothing matching arrived within \(seconds) s")
+        }
+        return element
+    }
+}
+
+/// Runs `body` with started clients, stopping them afterwards whatever happens.
+func withClients<R>(_ configurations: [MQTTConfiguration], _ body: ([MQTTClient]) async throws -> R) async throws -> R {
+    let clients = try configurations.map { try MQTTClient($0) }
+    defer { clients.forEach { $0.stop() } }
+    clients.forEach { $0.start() }
+    return try await body(clients)
+}
+
+extension MQTTClient {
+    func waitUntilConnected(within seconds: Double = 10) async throws -> Bool {
+        let event = try await first(events, within: seconds) { if case .connected = $0 { true } else { false } }
+        if case .connected(let sessionPresent) = event { return sessionPresent }
+        return false
+    }
+}
+
+@Suite("MQTT client over libmosquitto (real broker)", .serialized)
+struct MQTTClientTests {
+    static func config(_ broker: MosquittoBroker, _ id: String, cleanStart: Bool = false) -> MQTTConfiguration {
+        MQTTConfiguration(port: broker.port, clientID: id, cleanStart: cleanStart, sessionExpirySeconds: 600,
+                          reconnectDelayMinSeconds: 0.1, reconnectDelayMaxSeconds: 0.5)
+    }
+
+    @Test("a QoS 1 publish completes on PUBACK and arrives byte for byte")
+    func publishAndReceive() async throws {
+        try await MosquittoBroker.with { broker in
+            try await withClients([Self.config(broker, "sub"), Self.config(broker, "pub")]) { clients in
+                let (subscriber, publisher) = (clients[0], clients[1])
+                _ = try await subscriber.waitUntilConnected()
+                _ = try await publisher.waitUntilConnected()
+                try await subscriber.subscribe(["kognita/test/+/batch"])
+                let payload: [UInt8] = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+                try await publisher.publish("kognita/test/dev1/batch", payload: payload)
+                let message = try await first(subscriber.messages) { _ in true }
+                #expect(message.topic == "kognita/test/dev1/batch")
+                #expect(message.payload == payload)
+                #expect(message.qos == 1)
+            }
+        }
+    }
+
+    @Test("a client started while the broker is down connects once it is up")
+    func startsBeforeBroker() async throws {
+        try await TemporaryDirectory.with { dir in
+            let broker = try MosquittoBroker.create(in: dir)
+            defer { broker.stop() }
+            try await withClients([Self.config(broker, "early")]) { clients in
+                let disconnected = try await first(clients[0].events) { if case .disconnected = $0 { true } else { false } }
+                #expect("\(disconnected)".contains("cannot connect"))
+                try await broker.start()
+                _ = try await clients[0].waitUntilConnected()
+                #expect(clients[0].isConnected)
+            }
+        }
+    }
+
+    @Test("the session survives two broker restarts: session expiry is sent on every reconnect")
+    func sessionSurvivesRepeatedReconnects() async throws {
+        try await MosquittoBroker.with { broker in
+            try await withClients([Self.config(broker, "persistent")]) { clients in
+                let client = clients[0]
+                #expect(try await client.waitUntilConnected() == false)
+                try await client.subscribe(["kognita/test/dev/ack"])
+                for restart in 1...2 {
+                    broker.stop()
+                    try await broker.start()
+                    let present = try await client.waitUntilConnected()
+                    #expect(present, "restart \(restart): the broker had forgotten the session")
+                }
+            }
+        }
+    }
+
+    @Test("a message published while the subscriber is away is delivered when it returns")
+    func queuedWhileAway() async throws {
+        try await MosquittoBroker.with { broker in
+            // The subscriber subscribes, then leaves; its session stays on the broker.
+            try await withClients([Self.config(broker, "away")]) { clients in
+                _ = try await clients[0].waitUntilConnected()
+                try await clients[0].subscribe(["kognita/test/away/ack"])
+            }
+            try await withClients([Self.config(broker, "pub2")]) { clients in
+                _ = try await clients[0].waitUntilConnected()
+                try await clients[0].publish("kognita/test/away/ack", payload: [1, 2, 3])
+            }
+            try await withClients([Self.config(broker, "away")]) { clients in
+                #expect(try await clients[0].waitUntilConnected())
+                let message = try await first(clients[0].messages) { _ in true }
+                #expect(message.payload == [1, 2, 3])
+            }
+        }
+    }
+
+    @Test("a publish made while disconnected completes after the reconnect, and is delivered once")
+    func publishWhileDisconnected() async throws {
+        try await MosquittoBroker.with { broker in
+            try await withClients([Self.config(broker, "sub3"), Self.config(broker, "pub3")]) { clients in
+                let (subscriber, publisher) = (clients[0], clients[1])
+                _ = try await subscriber.waitUntilConnected()
+                _ = try await publisher.waitUntilConnected()
+                try await subscriber.subscribe(["kognita/test/offline/#"])
+                broker.stop()
+                _ = try await first(publisher.events) { if case .disconnected = $0 { true } else { false } }
+                let publishing = Task { try await publisher.publish("kognita/test/offline/x", payload: [42]) }
+                try await Task.sleep(for: .milliseconds(300))
+                try await broker.start()
+                try await publishing.value
+                let message = try await first(subscriber.messages) { _ in true }
+                #expect(message.payload == [42])
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(subscriber.droppedMessages == 0)
+            }
+        }
+    }
+
+    @Test("a publish the broker's ACL refuses throws, naming the reason")
+    func refusedByACL() async throws {
+        try await TemporaryDirectory.with { dir in
+            try "topic readwrite allowed/#\n".write(toFile: "\(dir)/acl", atomically: true, encoding: .utf8)
+            try await MosquittoBroker.with(config: "acl_file \(dir)/acl") { broker in
+                try await withClients([Self.config(broker, "acl")]) { clients in
+                    _ = try await clients[0].waitUntilConnected()
+                    try await clients[0].publish("allowed/x", payload: [1])
+                    let error = await #expect(throws: MQTTError.self) {
+                        try await clients[0].publish("kognita/other/dev/batch", payload: [1])
+                    }
+                    #expect(error?.description.contains("authori") == true, "\(error.map { "\($0)" } ?? "")")
+                }
+            }
+        }
+    }
+
+    @Test("stop returns promptly when the broker is unreachable, and pending work fails")
+    func stopNeverHangs() async throws {
+        let port = try FreePort.find() // nothing listens here
+        let client = try MQTTClient(MQTTConfiguration(port: port, clientID: "lonely", reconnectDelayMinSeconds: 5, reconnectDelayMaxSeconds: 30))
+        client.start()
+        let publishing = Task { try await client.publish("kognita/test/x/batch", payload: [1]) }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        client.stop()
+        #expect(ContinuousClock.now - started < .seconds(3))
+        await #expect(throws: MQTTError.self) { try await publishing.value }
+    }
+}
+

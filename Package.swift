@@ -5,7 +5,6 @@ import PackageDescription
 
 let package = Package(
     name: "kognita",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "KognitaCore", targets: ["KognitaCore"]),
         .library(name: "KognitaMQTT", targets: ["KognitaMQTT"]),
@@ -34,6 +33,13 @@ let package = Package(
             dependencies: ["CSodium"]
         ),
 
+        // The few POSIX file operations the tools need: atomic writes, private
+        // key files, size-limited reads.
+        .target(
+            name: "KognitaSystem",
+            dependencies: ["KognitaCore"]
+        ),
+
         // MQTT over libmosquitto, shared by the agent and the bridge.
         .target(
             name: "KognitaMQTT",
@@ -45,6 +51,7 @@ let package = Package(
             name: "kognita",
             dependencies: [
                 "KognitaCore",
+                "KognitaSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,12 +59,13 @@ let package = Package(
         // Shared test helpers: temporary directories, child processes, repo paths.
         .target(
             name: "KognitaTesting",
+            dependencies: ["KognitaCore"],
             path: "Tests/KognitaTesting"
         ),
 
         .testTarget(
             name: "KognitaCoreTests",
-            dependencies: ["KognitaCore", "KognitaTesting"]
+            dependencies: ["KognitaCore", "KognitaSystem", "KognitaTesting"]
         ),
         .testTarget(
             name: "KognitaMQTTTests",

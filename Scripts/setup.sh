@@ -3,6 +3,19 @@
 # Runs apt-get as root, or through sudo; then makes a Python venv for the
 # independent (non-Swift) cross-checks of the wire format.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Swift itself is not a Debian package: say what to do rather than fail later.
+if ! command -v swift >/dev/null; then
+  echo "setup: Swift 6.1 or later is needed and 'swift' is not on PATH." >&2
+  echo "       Install it from https://www.swift.org/install/linux/ (for example with swiftly), then run this again." >&2
+  exit 1
+fi
+swift_version=$(swift --version 2>/dev/null | sed -n 's/.*Swift version \([0-9]*\.[0-9]*\).*/\1/p' | head -1)
+case "$swift_version" in
+  6.[1-9]*|[7-9].*) ;;
+  *) echo "setup: Swift 6.1 or later is needed; found '${swift_version:-unknown}'. Install a newer toolchain from https://www.swift.org/install/linux/." >&2; exit 1 ;;
+esac
 
 DEBIAN_PACKAGES=(pkg-config libsodium-dev libmosquitto-dev mosquitto mosquitto-clients
                  sqlite3 libsqlite3-dev python3 python3-venv python3-pip)
@@ -32,6 +45,6 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import nacl, cbor2, p
   if python3 -m venv "$VENV" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"; then
     :
   else
-    echo "setup: warning: could not prepare $VENV; the Python cross-check tests will be skipped" >&2
+    echo "setup: warning: could not prepare $VENV (is PyPI reachable?); 'make test' requires it for the cross-checks" >&2
   fi
 fi

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KognitaCore
+import KognitaSystem
 
 struct BatchShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,16 +26,26 @@ struct BatchShowCommand: ParsableCommand {
 
     func run() throws {
         let expected = try network.map(parseNetwork)
-        let bytes: [UInt8]
-        do throws(FileError) { bytes = try FileIO.read(file, maxBytes: 1 << 20) } catch {
-            throw CLIError("cannot read the batch: \(error)")
-        }
+        let bytes = try readBatchFile()
         do throws(ProtocolError) {
+            guard let bytes else { throw ProtocolError(.tooLarge, nil, "file is larger than the largest valid envelope (\(ProtocolLimits.maxEnvelopeBytes) bytes)") }
             let signed = try SignedBatch.verify(bytes, expectedNetwork: expected)
             print(json ? BatchReport.json(signed) : BatchReport.text(signed))
         } catch {
             if json { print(BatchReport.json(failure: error)) }
             throw CLIError("\(file) is not a valid batch: \(error)")
+        }
+    }
+
+    /// Reads the file; nil when it is larger than any valid envelope (which
+    /// is then refused as `too-large`, the same answer the network gives).
+    private func readBatchFile() throws -> [UInt8]? {
+        do throws(FileError) {
+            return try FileIO.read(file, maxBytes: ProtocolLimits.maxEnvelopeBytes)
+        } catch where error.isTooLarge {
+            return nil
+        } catch {
+            throw CLIError("cannot read the batch: \(error)")
         }
     }
 }

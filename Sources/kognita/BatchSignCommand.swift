@@ -1,5 +1,6 @@
 import ArgumentParser
 import KognitaCore
+import KognitaSystem
 
 struct BatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,6 +48,9 @@ struct BatchSignCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where to write the signed batch.", valueName: "file"))
     var out: String
 
+    @Flag(name: .long, help: "Replace an existing file at --out.")
+    var force = false
+
     func run() throws {
         let signingKey = try loadKey(key)
         let batch = try Batch(
@@ -60,7 +64,11 @@ struct BatchSignCommand: ParsableCommand {
         do throws(ProtocolError) { signed = try SignedBatch.sign(batch, with: signingKey) } catch {
             throw CLIError("cannot sign this batch: \(error)")
         }
-        do throws(FileError) { try FileIO.writeAtomically(signed.envelope, to: out, mode: 0o644, replace: true) } catch {
+        do throws(FileError) {
+            try FileIO.writeAtomically(signed.envelope, to: out, mode: 0o644, replace: force)
+        } catch where error.isAlreadyExists {
+            throw CLIError("\(out) already exists; not overwriting it (use --force to replace it)")
+        } catch {
             throw CLIError("cannot write the batch: \(error)")
         }
         print(signed.id.hex)
@@ -94,8 +102,13 @@ func parseNetwork(_ text: String) throws -> NetworkID {
     do throws(ProtocolError) { return try NetworkID(text) } catch { throw CLIError("--network: \(error.message)") }
 }
 
+/// Whether `text` is one or more ASCII digits (no sign, no spaces).
+func isDigits<Text: StringProtocol>(_ text: Text) -> Bool {
+    !text.isEmpty && text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+}
+
 func parseUInt64(_ text: String, _ name: String) throws -> UInt64 {
-    guard let value = UInt64(text) else {
+    guard isDigits(text), let value = UInt64(text) else {
         throw CLIError("\(name): '\(text)' is not a whole number from 0 to \(UInt64.max)")
     }
     return value
@@ -112,12 +125,11 @@ func parseMilliUnits(_ text: String, _ name: String) throws -> Int64 {
     let negative = body.first == "-"
     if negative { body = body.dropFirst() }
     let pieces = body.split(separator: ".", omittingEmptySubsequences: false)
-    guard pieces.count <= 2, let whole = pieces.first, !whole.isEmpty, whole.allSatisfy(\.isASCII),
-          let wholeValue = Int64(whole) else { throw bad }
+    guard pieces.count <= 2, let whole = pieces.first, isDigits(whole), let wholeValue = Int64(whole) else { throw bad }
     var fraction: Int64 = 0
     if pieces.count == 2 {
         let digits = pieces[1]
-        guard !digits.isEmpty, digits.count <= 3, let value = Int64(digits) else { throw bad }
+        guard isDigits(digits), digits.count <= 3, let value = Int64(digits) else { throw bad }
         fraction = value * [100, 10, 1][digits.count - 1]
     }
     let (scaled, overflow1) = wholeValue.multipliedReportingOverflow(by: 1000)

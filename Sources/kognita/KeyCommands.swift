@@ -1,5 +1,6 @@
 import ArgumentParser
 import KognitaCore
+import KognitaSystem
 
 struct KeygenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

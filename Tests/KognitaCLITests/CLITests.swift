@@ -120,6 +120,8 @@ struct BatchCommandTests {
             ["--network", "Kognita"], ["--network", ""], ["--seq", "0"], ["--seq", "one"],
             ["--prev", "abcd"], ["--prev", String(repeating: "11", count: 32)], ["--fee", "-1"], ["--created", "soon"],
             ["--to", "\(CLI.recipient):18446744073709551615"],
+            ["--to", "\(CLI.recipient):1:s:--5"], ["--to", "\(CLI.recipient):1:s:1.-5"], ["--to", "\(CLI.recipient):1:s:1.+5"],
+            ["--to", "\(CLI.recipient):+5"], ["--fee=+1"], ["--seq", "+1"], ["--to", "\(CLI.recipient):1:s: 5"],
           ])
     func badSignArguments(override: [String]) async throws {
         try await TemporaryDirectory.with { dir in
@@ -135,17 +137,35 @@ struct BatchCommandTests {
         }
     }
 
+    @Test("batch sign will not overwrite an existing file (such as the key) without --force")
+    func noOverwrite() async throws {
+        try await TemporaryDirectory.with { dir in
+            let key = try Self.writeTestKey(dir)
+            let before = try Data(contentsOf: URL(fileURLWithPath: key))
+            let arguments = ["batch", "sign", "--key", key, "--network", "kognita-devnet", "--seq", "1",
+                             "--to", "\(CLI.recipient):1", "--out", key]
+            let refused = try CLI.run(arguments)
+            #expect(refused.status != 0 && refused.hasOneLineError && refused.stderr.contains("--force"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: key)) == before)
+            let out = "\(dir)/b.cose"
+            #expect(try CLI.run(Array(arguments.dropLast()) + [out]).status == 0)
+            #expect(try CLI.run(Array(arguments.dropLast()) + [out]).status != 0)
+            #expect(try CLI.run(Array(arguments.dropLast()) + [out, "--force"]).status == 0)
+        }
+    }
+
     @Test("unusable files get a one-line error and a non-zero exit")
     func badFiles() async throws {
         try await TemporaryDirectory.with { dir in
             try Data().write(to: URL(fileURLWithPath: "\(dir)/empty"))
             try Data("not a batch at all".utf8).write(to: URL(fileURLWithPath: "\(dir)/text"))
             try Data(repeating: 0xd2, count: 70_000).write(to: URL(fileURLWithPath: "\(dir)/big"))
+            mkfifo("\(dir)/fifo", 0o600)
             try "kognita-key v1\nseed 00\n".write(toFile: "\(dir)/bad.key", atomically: true, encoding: .utf8)
             chmod("\(dir)/bad.key", 0o600)
             let cases: [[String]] = [
                 ["batch", "show", "\(dir)/empty"], ["batch", "show", "\(dir)/text"], ["batch", "show", "\(dir)/big"],
-                ["batch", "show", dir], ["batch", "show", "\(dir)/missing"],
+                ["batch", "show", dir], ["batch", "show", "\(dir)/missing"], ["batch", "show", "\(dir)/fifo"], ["key", "show", "\(dir)/fifo"],
                 ["key", "show", "\(dir)/bad.key"], ["key", "show", "\(dir)/missing"],
                 ["keygen", "--out", "\(dir)/no/such/dir/k"],
                 ["batch", "sign", "--key", "\(dir)/missing", "--network", "n", "--seq", "1", "--to", "\(CLI.recipient):1", "--out", "\(dir)/o"],

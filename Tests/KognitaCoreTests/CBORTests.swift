@@ -34,33 +34,45 @@ struct CBORTests {
         #expect(throws: CBORError.self) { try reader.readInt64() }
     }
 
-    /// Each input breaks exactly one rule of the contract's encoding.
+    /// Each input breaks exactly one rule of the contract's encoding, and the
+    /// decoder must name that rule.
     @Test("inputs that break a deterministic-encoding rule are refused with that rule",
           arguments: [
-            ("1817", "non-shortest 1-byte integer"),
-            ("190017", "non-shortest 2-byte integer"),
-            ("1a000000ff", "non-shortest 4-byte integer"),
-            ("1b00000000ffffffff", "non-shortest 8-byte integer"),
-            ("5801ff", "non-shortest byte-string length"),
-            ("9f01ff", "indefinite array"),
-            ("5f41ff ff", "indefinite byte string"),
-            ("bf0001ff", "indefinite map"),
-            ("a201000100", "duplicate key"),
-            ("a201000000", "unsorted keys"),
-            ("f93c00", "half float"),
-            ("fb3ff0000000000000", "double"),
-            ("f5", "true"),
-            ("f6", "null"),
-            ("1c", "reserved additional information 28"),
-            ("62c328", "invalid UTF-8"),
-            ("0000", "trailing byte"),
-            ("19ff", "truncated integer"),
-            ("43 0102", "truncated byte string"),
-            ("83 0102", "array shorter than its count"),
+            ("1817", CBORError.Kind.nonShortestEncoding),
+            ("190017", .nonShortestEncoding),
+            ("1a000000ff", .nonShortestEncoding),
+            ("1b00000000ffffffff", .nonShortestEncoding),
+            ("5801ff", .nonShortestEncoding),
+            ("9f01ff", .indefiniteLength),
+            ("5f41ffff", .indefiniteLength),
+            ("bf0001ff", .indefiniteLength),
+            ("a201000100", .duplicateMapKey),
+            ("a201000000", .unsortedMapKeys),
+            ("f93c00", .floatOrSimpleValue),
+            ("fb3ff0000000000000", .floatOrSimpleValue),
+            ("f5", .floatOrSimpleValue),
+            ("f6", .floatOrSimpleValue),
+            ("1c", .reservedAdditionalInformation(28)),
+            ("62c328", .invalidUTF8),
+            ("63eda080", .invalidUTF8),
+            ("0000", .trailingBytes(count: 1)),
+            ("19ff", .truncated),
+            ("430102", .truncated),
+            ("830102", .truncated),
           ])
-    func strictRejections(hex: String, rule: String) {
-        let bytes = [UInt8](testHex: hex.replacingOccurrences(of: " ", with: ""))
-        #expect(throws: CBORError.self, "\(rule) should be refused") { try CBORValue(decoding: bytes) }
+    func strictRejections(hex: String, rule: CBORError.Kind) {
+        let error = #expect(throws: CBORError.self) { try CBORValue(decoding: [UInt8](testHex: hex)) }
+        #expect(error?.kind == rule, "\(hex): got \(error.map { "\($0)" } ?? "no error")")
+    }
+
+    @Test("the contract skipper refuses tags and keys that are not small integers, which the generic decoder allows",
+          arguments: [("c24100", CBORError.Kind.unexpectedTag(2)), ("a1616100", .unexpectedType(expected: "an unsigned integer", found: "a text string")),
+                      ("a1181800", .integerOutOfRange("map keys of the contract are 0-23"))])
+    func contractSkipper(hex: String, rule: CBORError.Kind) throws {
+        _ = try CBORValue(decoding: [UInt8](testHex: hex)) // fine as generic CBOR
+        var reader = try CBORReader([UInt8](testHex: hex))
+        let error = #expect(throws: CBORError.self) { try reader.skipContractItem() }
+        #expect(error?.kind == rule)
     }
 
     @Test("unsorted map keys are named as such, duplicates as duplicates")
@@ -79,10 +91,17 @@ struct CBORTests {
         #expect(throws: CBORError(.tooDeep(limit: 16), at: 16)) { try CBORValue(decoding: deep) }
     }
 
-    @Test("a length larger than the input is truncation, found before any allocation")
+    @Test("a length larger than the input is truncation (or over the item limit), found before anything is reserved")
     func hugeLengths() {
-        for hex in ["5bffffffffffffffff", "9bffffffffffffffff", "bbffffffffffffffff", "7a7fffffff"] {
-            #expect(throws: CBORError.self) { try CBORValue(decoding: [UInt8](testHex: hex)) }
+        let cases: [(String, CBORError.Kind)] = [
+            ("5bffffffffffffffff", .truncated), ("7a7fffffff", .truncated),
+            ("9bffffffffffffffff", .tooLong(limit: 65_536, actual: UInt64.max)),
+            ("bbffffffffffffffff", .tooLong(limit: 65_536, actual: UInt64.max)),
+            ("9a00010000", .truncated),
+        ]
+        for (hex, rule) in cases {
+            let error = #expect(throws: CBORError.self) { try CBORValue(decoding: [UInt8](testHex: hex)) }
+            #expect(error?.kind == rule, "\(hex)")
         }
     }
 

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import KognitaCore
+import KognitaSystem
 import KognitaTesting
 
 @Suite("Key files")
@@ -43,6 +44,19 @@ struct KeyFileTests {
             let error = #expect(throws: KeyFileError.self) { try KeyFile.load(path) }
             #expect(error?.description.contains("chmod 600") == true)
         }
+    }
+
+    @Test("CRLF line ends, comments and blank lines are accepted")
+    func tolerantFormat() throws {
+        let text = "# a comment\r\n\r\nkognita-key v1\r\n# another\r\nseed 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\r\nid d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a\r\n"
+        #expect(try KeyFile.decode(Array(text.utf8), source: "k").publicKey == key.publicKey)
+    }
+
+    @Test("an unknown entry is refused without echoing it (it may be the secret)")
+    func unknownEntryNotEchoed() {
+        let text = "kognita-key v1\n9d61b19deffd5a60ba844af492ec2cc4 4449c5697b326919703bac031cae7f60\n"
+        let error = #expect(throws: KeyFileError.self) { try KeyFile.decode(Array(text.utf8), source: "k") }
+        #expect(error?.description.contains("9d61") == false)
     }
 
     @Test("damaged key files are refused with what is wrong",

@@ -1,4 +1,5 @@
 import Foundation
+import KognitaCore
 
 /// Paths of the package under test, found from this file's location, so tests
 /// work from any working directory.
@@ -13,13 +14,11 @@ public enum Repository {
     /// A path relative to the package root.
     public static func path(_ relative: String) -> String { "\(root)/\(relative)" }
 
-    /// Loads a JSON object from `Tests/Vectors/NAME`, the one place vectors live.
-    public static func vectorFile(_ name: String) throws -> [String: Any] {
+    /// Loads `Tests/Vectors/NAME`, the one place vectors live, with exact
+    /// integer parsing (vectors hold values up to 2^64 - 1).
+    public static func vectors<T: Decodable>(_ name: String, as type: T.Type = T.self) throws -> T {
         let data = try Data(contentsOf: URL(fileURLWithPath: path("Tests/Vectors/\(name)")))
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw TestSupportError("Tests/Vectors/\(name) is not a JSON object")
-        }
-        return object
+        return try JSONDecoder().decode(T.self, from: data)
     }
 
     /// An executable that `swift build` put beside the running test bundle.
@@ -37,22 +36,11 @@ public enum Repository {
 }
 
 extension Array where Element == UInt8 {
-    /// Bytes from hex (either case); traps on bad hex, which only a broken test has.
+    /// Bytes from hex (either case) in test data; traps on bad hex, which only a broken test has.
     public init(testHex hex: String) {
-        var bytes: [UInt8] = []
-        var iterator = hex.utf8.makeIterator()
-        func nibble(_ c: UInt8) -> UInt8 {
-            switch c {
-            case 48...57: c - 48
-            case 65...70: c - 55
-            case 97...102: c - 87
-            default: preconditionFailure("bad hex in test data")
-            }
-        }
-        while let high = iterator.next(), let low = iterator.next() { bytes.append(nibble(high) << 4 | nibble(low)) }
-        self = bytes
+        do { self = try Hex.decode(hex) } catch { preconditionFailure("bad hex in test data: \(error)") }
     }
 
     /// Lowercase hex.
-    public var testHex: String { map { String(format: "%02x", $0) }.joined() }
+    public var testHex: String { Hex.encode(self) }
 }

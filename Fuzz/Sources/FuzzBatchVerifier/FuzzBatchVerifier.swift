@@ -31,8 +31,13 @@ public func fuzzBatchVerifier(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
         precondition((try? value.encoded()) == bytes, "accepted CBOR does not re-encode to its input")
     }
     if let ack = try? Ack(decoding: bytes) {
-        // Unknown keys are skipped, so only the known-field encoding is checked for validity.
-        precondition((try? ack.encoded()) != nil, "accepted ack cannot be encoded")
+        // Unknown keys are skipped, so the re-encoding may be shorter; it must
+        // decode to the same ack, and equal the input when nothing was skipped.
+        let reencoded = try? ack.encoded()
+        if let reencoded {
+            precondition((try? Ack(decoding: reencoded)) == ack, "ack does not survive encode and decode")
+            if reencoded.count == bytes.count { precondition(reencoded == bytes, "accepted ack is not canonical") }
+        }
     }
     return 0
 }

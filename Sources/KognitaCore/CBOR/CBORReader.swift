@@ -1,4 +1,4 @@
-/// A strict, allocation-free reader of deterministic CBOR (RFC 8949 section
+/// A strict reader of deterministic CBOR (RFC 8949 section
 /// 4.2.1 as the contract restricts it).
 ///
 /// It refuses, with the byte offset: truncation, non-shortest integers and
@@ -35,7 +35,7 @@ public struct CBORReader: Sendable {
     /// The major type of the next item, without consuming it.
     public func peekMajorType() throws(CBORError) -> CBORMajorType {
         guard offset < bytes.count else { throw CBORError(.truncated, at: offset) }
-        return CBORMajorType(rawValue: bytes[offset] >> 5)!
+        return CBORMajorType.byHighBits[Int(bytes[offset] >> 5)]
     }
 
     /// Reads an item head: major type and argument, enforcing the shortest form.
@@ -44,7 +44,7 @@ public struct CBORReader: Sendable {
         let start = offset
         guard offset < bytes.count else { throw CBORError(.truncated, at: start) }
         let initial = bytes[offset]
-        let major = unsafeBitCast(initial >> 5, to: CBORMajorType.self) // 3 bits: always a case
+        let major = CBORMajorType.byHighBits[Int(initial >> 5)]
         let info = initial & 0x1f
         offset += 1
         if major == .simpleOrFloat { throw CBORError(.floatOrSimpleValue, at: start) }
@@ -197,9 +197,34 @@ public struct CBORReader: Sendable {
         return key
     }
 
-    /// Skips one well-formed item of any type (recursively, within the depth
-    /// limit), applying every deterministic-encoding rule to it.
-    public mutating func skipItem(depth: Int = 0) throws(CBORError) {
-        _ = try CBORValue.read(from: &self, depth: depth)
+    /// Skips one item, without allocating, as the contract allows it inside
+    /// its maps: every deterministic-encoding rule, no tags, and map keys that
+    /// are small unsigned integers (0-23) in ascending order.
+    public mutating func skipContractItem(depth: Int = 0) throws(CBORError) {
+        let start = offset
+        guard depth < limits.maxDepth else { throw CBORError(.tooDeep(limit: limits.maxDepth), at: start) }
+        switch try peekMajorType() {
+        case .unsigned, .negative, .simpleOrFloat:
+            _ = try readHead() // refuses floats and simple values
+        case .byteString:
+            _ = try readByteStringRange()
+        case .textString:
+            let range = try readStringRange(.textString)
+            let valid = bytes.withUnsafeBufferPointer { UTF8Validation.isValid(UnsafeBufferPointer(rebasing: $0[range])) }
+            guard valid else { throw CBORError(.invalidUTF8, at: start) }
+        case .array:
+            for _ in 0..<(try readArrayHeader()) { try skipContractItem(depth: depth + 1) }
+        case .map:
+            var previous: UInt64? = nil
+            for _ in 0..<(try readMapHeader()) {
+                let keyStart = offset
+                guard try readMapKey(after: &previous) <= 23 else {
+                    throw CBORError(.integerOutOfRange("map keys of the contract are 0-23"), at: keyStart)
+                }
+                try skipContractItem(depth: depth + 1)
+            }
+        case .tag:
+            throw CBORError(.unexpectedTag(try readTag()), at: start)
+        }
     }
 }

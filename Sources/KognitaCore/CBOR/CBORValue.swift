@@ -1,6 +1,7 @@
-/// Any CBOR item the contract's encoding rules allow, as a tree. Used where the
-/// shape is not fixed (tools, tests, headers); schema types read fields with
-/// ``CBORReader`` directly, which is faster and allocates less.
+/// Any deterministically encoded CBOR item, as a tree (any tag, any key type:
+/// the contract's narrower rules are applied by the schema types). Used where
+/// the shape is not fixed (tools, tests, COSE headers); schema types read
+/// fields with ``CBORReader`` directly, which is faster and allocates less.
 public indirect enum CBORValue: Sendable, Hashable {
     case unsigned(UInt64)
     /// The negative integer `-1 - n`, for `n` in `UInt64`.

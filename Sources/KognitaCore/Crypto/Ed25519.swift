@@ -23,7 +23,7 @@ public struct PublicKey: Sendable, Hashable, Comparable, CustomStringConvertible
     public static func < (l: PublicKey, r: PublicKey) -> Bool { l.rawValue < r.rawValue }
 
     /// Verifies a detached Ed25519 signature over `message`.
-    public func isValidSignature<Message: ContiguousBytes>(_ signature: Signature, for message: Message) -> Bool {
+    public func isValidSignature<Message: ContiguousByteStorage>(_ signature: Signature, for message: Message) -> Bool {
         Sodium.ensureInitialized()
         return rawValue.withUnsafeBytes { key in
             signature.bytes.withUnsafeBufferPointer { sig in
@@ -78,7 +78,7 @@ public struct SigningKey: Sendable {
     }
 
     /// The key pair for a 32-byte seed (RFC 8032's "secret key").
-    public init<Seed: ContiguousBytes>(seed: Seed) throws(LengthError) {
+    public init<Seed: ContiguousByteStorage>(seed: Seed) throws(LengthError) {
         Sodium.ensureInitialized()
         let count = seed.withUnsafeBytes { $0.count }
         guard count == Self.seedByteCount else { throw LengthError(expected: Self.seedByteCount, actual: count) }
@@ -103,7 +103,7 @@ public struct SigningKey: Sendable {
     }
 
     /// Signs `message` (detached, deterministic per RFC 8032).
-    public func signature<Message: ContiguousBytes>(for message: Message) -> Signature {
+    public func signature<Message: ContiguousByteStorage>(for message: Message) -> Signature {
         var signature = [UInt8](repeating: 0, count: Signature.byteCount)
         secret.withUnsafeBytes { sk in
             message.withUnsafeBytes { msg in

@@ -13,6 +13,15 @@ public enum Hex {
         return String(decoding: utf8, as: UTF8.self)
     }
 
+    /// Appends the lowercase hex of `bytes` to `output` as UTF-8, without any
+    /// intermediate `String` (used for secrets, which must stay zeroable).
+    public static func encode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+        for byte in bytes {
+            output.append(digits[Int(byte >> 4)])
+            output.append(digits[Int(byte & 0x0f)])
+        }
+    }
+
     /// Decodes hex (upper or lower case, no prefix, no separators).
     public static func decode(_ text: String) throws(HexError) -> [UInt8] {
         try decode(utf8: Array(text.utf8))
@@ -54,7 +63,7 @@ public enum HexError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .oddLength(let n): "hex has an odd number of characters (\(n))"
-        case .invalidCharacter(let p): "hex has a character that is not 0-9 or a-f at position \(p + 1)"
+        case .invalidCharacter(let p): "hex has a character that is not 0-9, a-f or A-F at position \(p + 1)"
         case .wrongLength(let e, let a): "hex is \(a * 2) characters (\(a) bytes); expected \(e * 2) characters (\(e) bytes)"
         }
     }

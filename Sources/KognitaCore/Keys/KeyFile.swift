@@ -20,8 +20,13 @@ public enum KeyFile {
 
     /// The file's text for `key`.
     public static func encode(_ key: SigningKey) -> [UInt8] {
-        var text = Array("# Kognita device key (Ed25519). Secret: keep this file mode 0600; anyone who reads it can spend from this device's account.\n\(header)\nid \(key.publicKey.hex)\nseed ".utf8)
-        key.withUnsafeSeed { text.append(contentsOf: Array(Hex.encode($0).utf8)) }
+        let prefix = Array("# Kognita device key (Ed25519). Secret: keep this file mode 0600; anyone who reads it can spend from this device's account.\n\(header)\nid \(key.publicKey.hex)\nseed ".utf8)
+        // Reserved up front so appending the seed never reallocates (which
+        // would leave an unzeroed copy behind in freed memory).
+        var text = [UInt8]()
+        text.reserveCapacity(prefix.count + 2 * SigningKey.seedByteCount + 1)
+        text.append(contentsOf: prefix)
+        key.withUnsafeSeed { Hex.encode($0, into: &text) }
         text.append(UInt8(ascii: "\n"))
         return text
     }
@@ -45,25 +50,29 @@ public enum KeyFile {
             guard let space = line.firstIndex(of: UInt8(ascii: " ")) else {
                 throw KeyFileError(source, "line \(number + 1): expected 'id <hex>' or 'seed <hex>'")
             }
-            let name = String(decoding: line[..<space], as: UTF8.self)
+            let name = line[..<space]
             let value = line[(space + 1)...]
-            switch name {
-            case "id":
+            if name.elementsEqual("id".utf8) {
                 guard id == nil else { throw KeyFileError(source, "line \(number + 1): 'id' appears twice") }
                 do throws(HexError) { id = PublicKey(try Bytes32(hex: String(decoding: value, as: UTF8.self))) } catch {
                     throw KeyFileError(source, "line \(number + 1): id: \(error)")
                 }
-            case "seed":
+            } else if name.elementsEqual("seed".utf8) {
                 guard seed == nil else { throw KeyFileError(source, "line \(number + 1): 'seed' appears twice") }
                 do throws(HexError) {
-                    let decoded = try Hex.decode(utf8: value)
-                    guard decoded.count == SigningKey.seedByteCount else { throw .wrongLength(expectedBytes: 32, actualBytes: decoded.count) }
+                    var decoded = try Hex.decode(utf8: value)
+                    guard decoded.count == SigningKey.seedByteCount else {
+                        let count = decoded.count
+                        decoded.withUnsafeMutableBytes { Sodium.zero($0) }
+                        throw .wrongLength(expectedBytes: 32, actualBytes: count)
+                    }
                     seed = decoded
                 } catch {
                     throw KeyFileError(source, "line \(number + 1): seed: \(error)")
                 }
-            default:
-                throw KeyFileError(source, "line \(number + 1): unknown entry '\(name)'; a key file has 'id' and 'seed'")
+            } else {
+                // The entry is not echoed: a mistyped file may hold the secret there.
+                throw KeyFileError(source, "line \(number + 1): unknown entry; a key file has only 'id' and 'seed' lines")
             }
         }
         guard header else { throw KeyFileError(source, "empty; expected a Kognita key file starting with '\(Self.header)'") }
@@ -75,30 +84,14 @@ public enum KeyFile {
         }
         return key
     }
-
-    /// Loads a key file, refusing one that group or others can access.
-    public static func load(_ path: String) throws(KeyFileError) -> SigningKey {
-        var text: [UInt8]
-        do throws(FileError) { text = try FileIO.read(path, maxBytes: maxBytes, requirePrivate: true) } catch {
-            throw KeyFileError(path, error.message)
-        }
-        defer { text.withUnsafeMutableBytes { Sodium.zero($0) } }
-        return try decode(text, source: path)
-    }
-
-    /// Writes `key` to `path` atomically with mode 0600.
-    public static func save(_ key: SigningKey, to path: String, replace: Bool) throws(FileError) {
-        var text = encode(key)
-        defer { text.withUnsafeMutableBytes { Sodium.zero($0) } }
-        try FileIO.writeAtomically(text, to: path, mode: 0o600, replace: replace)
-    }
 }
 
 /// A key file could not be used; the description says which file and why.
 public struct KeyFileError: Error, Sendable, Hashable, CustomStringConvertible {
     public let description: String
 
-    init(_ source: String, _ message: String) {
+    /// An error about the key file named `source`.
+    public init(_ source: String, _ message: String) {
         description = "key file \(source): \(message)"
     }
 }

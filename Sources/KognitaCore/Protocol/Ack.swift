@@ -74,13 +74,13 @@ public struct Ack: Sendable, Hashable {
             guard reason != nil else { throw .malformed("ack.reason", "a rejected ack must carry a reason") }
         case .head:
             guard id == nil else { throw .malformed("ack.id", "a head reply carries no batch id") }
-            guard head != nil else { throw .malformed("ack.head", "a head reply must carry the head") }
+            guard let head else { throw .malformed("ack.head", "a head reply must carry the head") }
             guard reason == nil else { throw .malformed("ack.reason", "only a rejected ack carries a reason") }
+            if let seq, seq != head.nextSeq {
+                throw .malformed("ack.seq", "a head reply's seq (\(seq)) must equal the head's next seq (\(head.nextSeq))")
+            }
         }
         if cert != nil && status != .final { throw .malformed("ack.cert", "only a final ack carries a certificate") }
-        if let detail, detail.utf8.count > Self.maxDetailBytes {
-            throw .malformed("ack.detail", "detail is \(detail.utf8.count) bytes; the limit is \(Self.maxDetailBytes)")
-        }
         if let cert, cert.count > Self.maxCertificateBytes {
             throw ProtocolError(.tooLarge, "ack.cert", "certificate is \(cert.count) bytes; the limit is \(Self.maxCertificateBytes)")
         }
@@ -89,6 +89,11 @@ public struct Ack: Sendable, Hashable {
     /// The deterministic CBOR encoding, after ``validate()``.
     public func encoded() throws(ProtocolError) -> [UInt8] {
         try validate()
+        // Only what we send is held to the detail limit; a device accepts a
+        // longer detail rather than drop an ack over a human-readable text.
+        if let detail, detail.utf8.count > Self.maxDetailBytes {
+            throw .malformed("ack.detail", "detail is \(detail.utf8.count) bytes; the limit is \(Self.maxDetailBytes)")
+        }
         var writer = CBORWriter(reservingCapacity: 128 + (cert?.count ?? 0))
         let fields = [id != nil, seq != nil, true, reason != nil, detail != nil, head != nil, cert != nil]
         writer.writeMapHeader(fields.filter { $0 }.count)
@@ -126,7 +131,7 @@ public struct Ack: Sendable, Hashable {
                 let code = try reader.unsigned("ack.reason")
                 guard let reason = RejectReason(rawValue: code) else { throw .malformed("ack.reason", "unknown reason code \(code)") }
                 ack.reason = reason
-            case 4: ack.detail = try reader.text(maxBytes: Self.maxDetailBytes, "ack.detail")
+            case 4: ack.detail = try reader.text(maxBytes: Self.maxEncodedBytes, "ack.detail")
             case 5: ack.head = try Self.readHead(&reader)
             case 6:
                 let range = try reader.byteStringRange("ack.cert")

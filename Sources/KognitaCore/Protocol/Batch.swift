@@ -128,7 +128,7 @@ public struct BatchID: Sendable, Hashable, Comparable, CustomStringConvertible {
     public init(_ rawValue: Bytes32) { self.rawValue = rawValue }
 
     /// The id of a payload.
-    public init<Payload: ContiguousBytes>(payload: Payload) { rawValue = BLAKE2b256.hash(payload) }
+    public init<Payload: ContiguousByteStorage>(payload: Payload) { rawValue = BLAKE2b256.hash(payload) }
 
     /// Parses 64 hex characters.
     public init(hex: String) throws(HexError) { rawValue = try Bytes32(hex: hex) }

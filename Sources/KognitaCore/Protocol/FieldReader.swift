@@ -13,8 +13,6 @@ struct FieldReader {
         }
     }
 
-    init(_ reader: CBORReader) { cbor = reader }
-
     mutating func mapHeader(_ field: @autoclosure () -> String) throws(ProtocolError) -> Int {
         do throws(CBORError) { return try cbor.readMapHeader(maxCount: 24) } catch { throw .malformed(field(), error) }
     }
@@ -52,7 +50,7 @@ struct FieldReader {
     }
 
     mutating func skip(_ field: @autoclosure () -> String) throws(ProtocolError) {
-        do throws(CBORError) { try cbor.skipItem(depth: 1) } catch { throw .malformed(field(), error) }
+        do throws(CBORError) { try cbor.skipContractItem(depth: 1) } catch { throw .malformed(field(), error) }
     }
 
     func expectEnd(_ field: @autoclosure () -> String) throws(ProtocolError) {

@@ -1,3 +1,4 @@
+import KognitaCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,7 +15,8 @@ public enum FileIO {
     /// With `requirePrivate`, refuses a file that its group or others may
     /// access: secrets must be mode 0600 (or stricter).
     public static func read(_ path: String, maxBytes: Int, requirePrivate: Bool = false) throws(FileError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not hang; the type check below refuses it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw FileError(path, errno: errno, doing: "cannot open") }
         defer { close(fd) }
         var info = stat()
@@ -25,14 +27,18 @@ public enum FileIO {
             throw FileError(path, "readable by group or others (mode 0\(mode)); a secret key must be private: run 'chmod 600 \(path)'")
         }
         guard Int(info.st_size) <= maxBytes else {
-            throw FileError(path, "file is \(info.st_size) bytes; the limit for this kind of file is \(maxBytes)")
+            throw FileError(path, "file is \(info.st_size) bytes; the limit for this kind of file is \(maxBytes)", isTooLarge: true)
         }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw FileError(path, errno: errno, doing: "cannot read") }
+            guard n >= 0 else {
+                let code = errno
+                bytes.withUnsafeMutableBytes { Sodium.zero($0) } // may hold part of a secret
+                throw FileError(path, errno: code, doing: "cannot read")
+            }
             if n == 0 { break } // the file shrank while we read it
             done += n
         }
@@ -45,7 +51,7 @@ public enum FileIO {
     /// Without `replace`, an existing file at `path` is left alone and
     /// ``FileError/alreadyExists`` is thrown; the check and the creation are one
     /// atomic `link`, so two writers cannot both win.
-    public static func writeAtomically<Bytes: ContiguousBytes>(_ bytes: Bytes, to path: String, mode: mode_t = 0o600, replace: Bool) throws(FileError) {
+    public static func writeAtomically<Bytes: ContiguousByteStorage>(_ bytes: Bytes, to path: String, mode: mode_t = 0o600, replace: Bool) throws(FileError) {
         let directory = parentDirectory(of: path)
         let suffix = Hex.encode(Sodium.randomBytes(6))
         let temporary = "\(directory)/.\(baseName(of: path)).tmp-\(getpid())-\(suffix)"
@@ -72,13 +78,7 @@ public enum FileIO {
         syncDirectory(directory)
     }
 
-    /// Whether something exists at `path`.
-    public static func exists(_ path: String) -> Bool {
-        var info = stat()
-        return lstat(path, &info) == 0
-    }
-
-    private static func writeAll<Bytes: ContiguousBytes>(_ fd: Int32, _ bytes: Bytes, path: String) throws(FileError) {
+    private static func writeAll<Bytes: ContiguousByteStorage>(_ fd: Int32, _ bytes: Bytes, path: String) throws(FileError) {
         let failure: Int32? = bytes.withUnsafeBytes { buffer in
             var done = 0
             while done < buffer.count {
@@ -110,30 +110,4 @@ public enum FileIO {
         guard let slash = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: slash)...])
     }
-}
-
-/// A file operation failed; the description names the file and the cause.
-public struct FileError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The file concerned.
-    public let path: String
-    /// What went wrong.
-    public let message: String
-    /// Whether the failure is that the file exists and replacing it was not allowed.
-    public let isAlreadyExists: Bool
-
-    public init(_ path: String, _ message: String, isAlreadyExists: Bool = false) {
-        self.path = path
-        self.message = message
-        self.isAlreadyExists = isAlreadyExists
-    }
-
-    init(_ path: String, errno code: Int32, doing action: String) {
-        self.init(path, "\(action): \(String(cString: strerror(code)))")
-    }
-
-    static func alreadyExists(_ path: String) -> FileError {
-        FileError(path, "already exists", isAlreadyExists: true)
-    }
-
-    public var description: String { "\(path): \(message)" }
 }

@@ -39,6 +39,7 @@ public struct CBORError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Byte offset of the offending item in the input.
     public let offset: Int
 
+    /// A failure of `kind` at byte `offset`.
     public init(_ kind: Kind, at offset: Int) {
         self.kind = kind
         self.offset = offset

@@ -3,20 +3,28 @@
 /// the shape is not fixed (tools, tests, COSE headers); schema types read
 /// fields with ``CBORReader`` directly, which is faster and allocates less.
 public indirect enum CBORValue: Sendable, Hashable {
+    /// An unsigned integer (major type 0).
     case unsigned(UInt64)
     /// The negative integer `-1 - n`, for `n` in `UInt64`.
     case negative(UInt64)
+    /// A byte string.
     case bytes([UInt8])
+    /// A UTF-8 text string.
     case text(String)
+    /// An array.
     case array([CBORValue])
     /// Entries in any order; ``encoded()`` sorts them deterministically.
     case map([MapEntry])
+    /// A tagged item.
     case tagged(UInt64, CBORValue)
 
     /// One key/value pair of a map.
     public struct MapEntry: Sendable, Hashable {
+        /// The key.
         public var key: CBORValue
+        /// The value.
         public var value: CBORValue
+        /// A key/value pair.
         public init(_ key: CBORValue, _ value: CBORValue) { self.key = key; self.value = value }
     }
 

@@ -56,8 +56,11 @@ public enum Hex {
 
 /// Text that should have been hex was not.
 public enum HexError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// An odd number of characters.
     case oddLength(Int)
+    /// A character that is not a hex digit, at a 0-based position.
     case invalidCharacter(position: Int)
+    /// Valid hex of the wrong length.
     case wrongLength(expectedBytes: Int, actualBytes: Int)
 
     public var description: String {

@@ -1,19 +1,3 @@
-/// An account's head as the network sees it (Ack key 5).
-public struct AccountHead: Sendable, Hashable {
-    /// The seq the account's next batch must carry.
-    public var nextSeq: UInt64
-    /// Id of the account's last final batch (zero before its first).
-    public var lastFinal: BatchID
-    /// Final credits minus final debits.
-    public var balance: Amount
-
-    public init(nextSeq: UInt64, lastFinal: BatchID, balance: Amount) {
-        self.nextSeq = nextSeq
-        self.lastFinal = lastFinal
-        self.balance = balance
-    }
-}
-
 /// The network's answer to a device, published on `kognita/<net>/<dev>/ack`.
 ///
 /// Which fields are present depends on ``status``; ``validate()`` holds the
@@ -26,7 +10,14 @@ public struct AccountHead: Sendable, Hashable {
 public struct Ack: Sendable, Hashable {
     /// The contract's status codes (key 2).
     public enum Status: UInt64, Sendable, Hashable, CustomStringConvertible {
-        case accepted = 0, final = 1, rejected = 2, head = 3
+        /// Valid, being confirmed.
+        case accepted = 0
+        /// Certified: final.
+        case final = 1
+        /// Refused; see the reason.
+        case rejected = 2
+        /// Reply to sync: the account's head.
+        case head = 3
         public var description: String {
             switch self {
             case .accepted: "accepted"
@@ -44,14 +35,22 @@ public struct Ack: Sendable, Hashable {
     /// Largest encoded ack, in bytes.
     public static let maxEncodedBytes = maxCertificateBytes + 1024
 
+    /// The batch id (key 0); absent on head replies.
     public var id: BatchID?
+    /// The batch seq, or the head's next seq on a head reply (key 1).
     public var seq: UInt64?
+    /// What the network says (key 2).
     public var status: Status
+    /// Why a batch was rejected (key 3); only on rejections.
     public var reason: RejectReason?
+    /// Human-readable explanation (key 4).
     public var detail: String?
+    /// The account's head (key 5): on head replies, and on rejections when known.
     public var head: AccountHead?
+    /// The finality certificate (key 6); only on final acks.
     public var cert: [UInt8]?
 
+    /// An ack; ``validate()`` (run by ``encoded()``) checks the fields fit the status.
     public init(id: BatchID? = nil, seq: UInt64? = nil, status: Status, reason: RejectReason? = nil,
                 detail: String? = nil, head: AccountHead? = nil, cert: [UInt8]? = nil) {
         self.id = id

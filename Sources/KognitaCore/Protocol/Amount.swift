@@ -4,7 +4,9 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible, E
     /// The number of base units.
     public let baseUnits: UInt64
 
+    /// An amount of `baseUnits`.
     public init(_ baseUnits: UInt64) { self.baseUnits = baseUnits }
+    /// An amount written as a literal, e.g. `let fee: Amount = 10`.
     public init(integerLiteral value: UInt64) { baseUnits = value }
 
     /// Nothing.
@@ -45,8 +47,11 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible, E
 
 /// Amount arithmetic that has no result in base units.
 public enum AmountError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A sum past 2^64 - 1.
     case overflow(Amount, Amount)
+    /// A product past 2^64 - 1.
     case multiplicationOverflow(Amount, UInt64)
+    /// A subtraction below zero.
     case insufficient(have: Amount, need: Amount)
 
     public var description: String {

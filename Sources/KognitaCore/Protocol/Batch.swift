@@ -16,6 +16,7 @@ public struct Batch: Sendable, Hashable {
     /// 1 to 1024 payments (key 6).
     public var transfers: [Transfer]
 
+    /// A batch; ``validate()`` checks the contract's rules.
     public init(network: NetworkID, seq: UInt64, prev: BatchID = .zero, created: UInt64, fee: Amount = .zero, transfers: [Transfer]) {
         self.network = network
         self.seq = seq
@@ -118,25 +119,4 @@ public struct Batch: Sendable, Hashable {
             transfers: try require(transfers, "batch.transfers", key: 6))
         try validate()
     }
-}
-
-/// A batch id: BLAKE2b-256 of the exact payload bytes.
-public struct BatchID: Sendable, Hashable, Comparable, CustomStringConvertible {
-    /// The 32 hash bytes.
-    public let rawValue: Bytes32
-
-    public init(_ rawValue: Bytes32) { self.rawValue = rawValue }
-
-    /// The id of a payload.
-    public init<Payload: ContiguousByteStorage>(payload: Payload) { rawValue = BLAKE2b256.hash(payload) }
-
-    /// Parses 64 hex characters.
-    public init(hex: String) throws(HexError) { rawValue = try Bytes32(hex: hex) }
-
-    /// The `prev` of an account's first batch: 32 zero bytes.
-    public static let zero = BatchID(.zero)
-
-    public var hex: String { rawValue.hex }
-    public var description: String { rawValue.hex }
-    public static func < (l: BatchID, r: BatchID) -> Bool { l.rawValue < r.rawValue }
 }

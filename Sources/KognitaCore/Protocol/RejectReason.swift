@@ -1,15 +1,22 @@
 /// Why the network refuses a batch: the contract's reason codes (Ack key 3).
 public enum RejectReason: UInt64, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Not well-formed, not deterministic, or breaks a rule of the batch format.
     case malformed = 1
+    /// The Ed25519 signature does not verify under the kid.
     case badSignature = 2
+    /// The batch is for another network.
     case wrongNetwork = 3
     /// Another batch is final at this seq.
     case stale = 4
     /// The seq is beyond the account's next.
     case gap = 5
+    /// The balance does not cover the amounts and the fee.
     case insufficientFunds = 6
+    /// The signer may not act here (e.g. kid is not the topic's device).
     case notAuthorized = 7
+    /// Over a size or count limit.
     case tooLarge = 8
+    /// The fee is below what the network requires.
     case feeTooLow = 9
     /// Another batch holds this seq.
     case conflict = 10
@@ -40,51 +47,4 @@ public enum RejectReason: UInt64, Sendable, Hashable, CaseIterable, CustomString
     }
 
     public var description: String { name }
-}
-
-/// A protocol rule was broken: which contract reason applies, where in the
-/// input (a field path such as `batch.transfers[3].amount`), and what is wrong.
-public struct ProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The contract's reason code for this failure.
-    public let reason: RejectReason
-    /// Where the problem is, as a field path; nil when it concerns the whole input.
-    public let field: String?
-    /// What is wrong, in words.
-    public let message: String
-
-    public init(_ reason: RejectReason, _ field: String?, _ message: String) {
-        self.reason = reason
-        self.field = field
-        self.message = message
-    }
-
-    /// Malformed input at `field`.
-    static func malformed(_ field: String?, _ message: String) -> ProtocolError {
-        ProtocolError(.malformed, field, message)
-    }
-
-    /// A CBOR decoding failure inside `field`.
-    static func malformed(_ field: String, _ error: CBORError) -> ProtocolError {
-        ProtocolError(.malformed, field, error.description)
-    }
-
-    public var description: String {
-        if let field { "\(reason.name): \(field): \(message)" } else { "\(reason.name): \(message)" }
-    }
-}
-
-/// The contract's size and count limits.
-public enum ProtocolLimits {
-    /// Largest encoded batch (the COSE payload), in bytes.
-    public static let maxBatchBytes = 64 * 1024
-    /// Most transfers in one batch.
-    public static let maxTransfers = 1024
-    /// Longest sensor id, in UTF-8 bytes.
-    public static let maxSensorBytes = 64
-    /// Bytes a COSE_Sign1 envelope adds around the largest payload: tag (1),
-    /// array head (1), protected header (4), unprotected `{4: kid}` (36),
-    /// payload head (5), signature (66).
-    public static let envelopeOverhead = 113
-    /// Largest COSE_Sign1 envelope that can hold a valid batch, in bytes.
-    public static let maxEnvelopeBytes = maxBatchBytes + envelopeOverhead
 }

@@ -11,6 +11,7 @@ public struct Transfer: Sendable, Hashable {
     /// Optional time it was triggered, milliseconds since the Unix epoch (key 4).
     public var at: UInt64?
 
+    /// A transfer; ``validate(field:)`` checks the contract's rules.
     public init(to: AccountID, amount: Amount, sensor: String? = nil, reading: Int64? = nil, at: UInt64? = nil) {
         self.to = to
         self.amount = amount

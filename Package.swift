@@ -46,6 +46,12 @@ let package = Package(
             dependencies: ["CMosquitto"]
         ),
 
+        // The edge agent's parts: spool, sensors, rules, batcher, uplink.
+        .target(
+            name: "KognitaAgent",
+            dependencies: ["KognitaCore", "KognitaSystem", "KognitaMQTT"]
+        ),
+
         // The operator CLI.
         .executableTarget(
             name: "kognita",
@@ -70,6 +76,10 @@ let package = Package(
         .testTarget(
             name: "KognitaMQTTTests",
             dependencies: ["KognitaMQTT", "KognitaTesting"]
+        ),
+        .testTarget(
+            name: "KognitaAgentTests",
+            dependencies: ["KognitaAgent", "KognitaCore", "KognitaTesting"]
         ),
         .testTarget(
             name: "KognitaCLITests",

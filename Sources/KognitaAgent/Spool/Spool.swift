@@ -1,0 +1,177 @@
+import KognitaCore
+import KognitaSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The agent's crash-safe spool: an append-only journal on disk, the single
+/// source of truth for batches awaiting a final ack and for the chain state.
+///
+/// - One fsync per batch (``append(_:ruleState:)``), not per event: SD cards
+///   wear out. Final marks are written without an fsync: losing one in a
+///   crash only means a harmless resend, answered `final` again.
+/// - On open, a torn tail (a crash mid-write) is trimmed and a damaged record
+///   in the middle is skipped; neither stops the agent. ``recovery`` says what
+///   was dropped.
+/// - When most of the journal is final, it is compacted: rewritten atomically
+///   with only what is still live.
+/// - ``isFull`` is the back-pressure signal: past the size cap the agent stops
+///   closing batches (consumption keeps being counted by the rules and is paid
+///   later); nothing is ever dropped to make room.
+public final class Spool {
+    /// What opening found and repaired.
+    public struct Recovery: Sendable, Equatable {
+        /// Intact records replayed.
+        public var records = 0
+        /// Damaged stretches dropped: (offset, length) in the old file.
+        public var dropped: [Range<Int>] = []
+        /// Whether the damage was only a torn tail.
+        public var tornTailOnly = false
+        /// Batches whose records no longer verified (dropped).
+        public var unusableBatches = 0
+    }
+
+    /// The journal's path.
+    public let path: String
+    /// Where batches refused as malformed or bad-signature are kept for a person.
+    public let setAsideDirectory: String
+    /// Size, in bytes, past which ``isFull`` holds.
+    public let capacityBytes: Int
+    /// What opening found.
+    public let recovery: Recovery
+
+    private var state = SpoolState()
+    private var fd: Int32
+    private var sizeBytes: Int
+    private var finalBytes = 0
+
+    /// Opens (or creates) the spool in `directory`, replaying and repairing it.
+    public init(directory: String, capacityBytes: Int = 16 << 20) throws(SpoolError) {
+        path = "\(directory)/spool.journal"
+        setAsideDirectory = "\(directory)/set-aside"
+        self.capacityBytes = capacityBytes
+        let existing: [UInt8]
+        do throws(FileError) {
+            existing = try FileIO.read(path, maxBytes: max(capacityBytes * 2, 64 << 20))
+        } catch where error.message.contains("No such file") {
+            existing = []
+        } catch {
+            throw SpoolError("cannot read the spool: \(error)")
+        }
+        let scan = JournalScan.scan(existing)
+        for record in scan.records { state.apply(record) }
+        recovery = Recovery(records: scan.records.count, dropped: scan.damaged,
+                            tornTailOnly: scan.damageIsTornTail && scan.damaged.last?.upperBound == existing.count,
+                            unusableBatches: state.unusable)
+        fd = -1
+        sizeBytes = 0
+        if !scan.damaged.isEmpty || state.unusable > 0 {
+            try rewrite() // a clean journal with only what is live
+        } else {
+            try openForAppend()
+            sizeBytes = existing.count
+        }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    // MARK: - State
+
+    /// Batches awaiting a final ack, in chain order.
+    public var pending: [SignedBatch] { state.pending.map(\.signed) }
+    /// Ids and reasons of batches set aside.
+    public var setAside: [(id: BatchID, reason: String)] { state.setAside }
+    /// The seq the next batch must carry.
+    public var nextSeq: UInt64 { state.nextSeq }
+    /// The prev the next batch must carry.
+    public var prev: BatchID { state.prev }
+    /// The rule state stored with the last batch (opaque to the spool).
+    public var ruleState: [UInt8] { state.ruleState }
+    /// Current journal size in bytes.
+    public var size: Int { sizeBytes }
+    /// Whether the spool is at its cap: close no more batches until acks free space.
+    public var isFull: Bool { sizeBytes >= capacityBytes }
+
+    // MARK: - Changes
+
+    /// Appends a signed batch with the rule state after its transfers, and
+    /// makes it durable (fsync) before returning.
+    public func append(_ batch: SignedBatch, ruleState: [UInt8]) throws(SpoolError) {
+        guard batch.batch.seq == state.nextSeq, batch.batch.prev == state.prev else {
+            throw SpoolError("batch seq \(batch.batch.seq) does not continue the chain (next seq \(state.nextSeq))")
+        }
+        try write(.batch(envelope: batch.envelope, ruleState: ruleState), sync: true)
+    }
+
+    /// Records that the network made a batch final. Not fsynced (see above).
+    public func markFinal(_ id: BatchID) throws(SpoolError) {
+        guard let entry = state.pending.first(where: { $0.id == id }) else { return }
+        try write(.final(id: id), sync: false)
+        finalBytes += entry.signed.envelope.count + SpoolRecord.headerSize + 8
+        if finalBytes > sizeBytes / 2 && sizeBytes > 64 << 10 { try rewrite() }
+    }
+
+    /// Takes batches out of the chain and continues it from the network's
+    /// head; the caller then appends re-batched transfers. Durable on return.
+    public func rechain(superseding ids: [BatchID], nextSeq: UInt64, lastFinal: BatchID) throws(SpoolError) {
+        if !ids.isEmpty { try write(.superseded(ids: ids), sync: false) }
+        try write(.head(nextSeq: nextSeq, lastFinal: lastFinal), sync: true)
+    }
+
+    /// Sets a refused batch aside: its bytes go to ``setAsideDirectory`` for a
+    /// person to examine, and it is never resent.
+    public func setAside(_ id: BatchID, reason: String) throws(SpoolError) {
+        guard let entry = state.pending.first(where: { $0.id == id }) else { return }
+        mkdir(setAsideDirectory, 0o700)
+        do throws(FileError) {
+            try FileIO.writeAtomically(entry.signed.envelope, to: "\(setAsideDirectory)/\(id.hex).cose", mode: 0o600, replace: true)
+        } catch {
+            throw SpoolError("cannot keep refused batch \(id.hex) aside: \(error)")
+        }
+        try write(.setAside(id: id, reason: reason), sync: true)
+    }
+
+    // MARK: - Files
+
+    private func write(_ record: SpoolRecord, sync: Bool) throws(SpoolError) {
+        let bytes = record.encoded()
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw SpoolError("cannot write to \(path): \(String(cString: strerror(errno)))") }
+            done += n
+        }
+        if sync && fsync(fd) != 0 { throw SpoolError("cannot fsync \(path): \(String(cString: strerror(errno)))") }
+        sizeBytes += bytes.count
+        state.apply(record)
+    }
+
+    /// Rewrites the journal with only the live state, atomically.
+    private func rewrite() throws(SpoolError) {
+        let records = state.compactedRecords()
+        var bytes: [UInt8] = []
+        for record in records { bytes += record.encoded() }
+        do throws(FileError) { try FileIO.writeAtomically(bytes, to: path, mode: 0o600, replace: true) } catch {
+            throw SpoolError("cannot compact the spool: \(error)")
+        }
+        var fresh = SpoolState()
+        for record in records { fresh.apply(record) }
+        state = fresh
+        if fd >= 0 { close(fd) }
+        try openForAppend()
+        sizeBytes = bytes.count
+        finalBytes = 0
+    }
+
+    private func openForAppend() throws(SpoolError) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpoolError("cannot open \(path) for writing: \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// The spool could not be read or written; the description says which file and why.
+public struct SpoolError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,124 @@
+import KognitaCore
+
+/// One record of the spool journal.
+///
+/// On disk: `"KS"` magic (2 bytes), type (1), payload length (u32 LE),
+/// CRC-32C of type, length and payload (u32 LE), then the payload: a
+/// deterministic CBOR map. The magic lets a reader find the next intact
+/// record after a damaged one; the CRC tells intact from damaged.
+enum SpoolRecord: Sendable, Equatable {
+    /// A signed batch entering the spool, with the rule state right after the
+    /// transfers it carries were produced (so a restart neither loses nor
+    /// re-pays that consumption).
+    case batch(envelope: [UInt8], ruleState: [UInt8])
+    /// The network said this batch is final: it may be compacted away.
+    case final(id: BatchID)
+    /// Batches taken out of the chain (their transfers were re-batched on top
+    /// of the network's head, or set aside).
+    case superseded(ids: [BatchID])
+    /// The network's head for this account, learned from a sync; the chain
+    /// continues from it.
+    case head(nextSeq: UInt64, lastFinal: BatchID)
+    /// A batch the network refused as malformed or bad-signature: kept aside
+    /// for a person to look at, never resent.
+    case setAside(id: BatchID, reason: String)
+    /// Written last by compaction: the chain position and rule state, which
+    /// may come from batches that were compacted away.
+    case checkpoint(nextSeq: UInt64, prev: BatchID, ruleState: [UInt8])
+
+    static let magic: [UInt8] = [0x4B, 0x53]
+    static let headerSize = 2 + 1 + 4 + 4
+    /// Largest payload accepted when reading: a batch plus generous rule state.
+    static let maxPayload = 1 << 20
+
+    var typeCode: UInt8 {
+        switch self {
+        case .batch: 1
+        case .final: 2
+        case .superseded: 3
+        case .head: 4
+        case .setAside: 5
+        case .checkpoint: 6
+        }
+    }
+
+    /// The record's bytes as they go to disk.
+    func encoded() -> [UInt8] {
+        var w = CBORWriter()
+        switch self {
+        case .batch(let envelope, let ruleState):
+            w.writeMapHeader(2)
+            w.writeUnsigned(0); w.writeBytes(envelope)
+            w.writeUnsigned(1); w.writeBytes(ruleState)
+        case .final(let id):
+            w.writeMapHeader(1)
+            w.writeUnsigned(0); w.writeBytes(id.rawValue)
+        case .superseded(let ids):
+            w.writeMapHeader(1)
+            w.writeUnsigned(0); w.writeArrayHeader(ids.count)
+            for id in ids { w.writeBytes(id.rawValue) }
+        case .head(let nextSeq, let lastFinal):
+            w.writeMapHeader(2)
+            w.writeUnsigned(0); w.writeUnsigned(nextSeq)
+            w.writeUnsigned(1); w.writeBytes(lastFinal.rawValue)
+        case .setAside(let id, let reason):
+            w.writeMapHeader(2)
+            w.writeUnsigned(0); w.writeBytes(id.rawValue)
+            w.writeUnsigned(1); w.writeText(reason)
+        case .checkpoint(let nextSeq, let prev, let ruleState):
+            w.writeMapHeader(3)
+            w.writeUnsigned(0); w.writeUnsigned(nextSeq)
+            w.writeUnsigned(1); w.writeBytes(prev.rawValue)
+            w.writeUnsigned(2); w.writeBytes(ruleState)
+        }
+        let payload = w.bytes
+        var header = Self.magic
+        header.append(typeCode)
+        header.append(contentsOf: littleEndian(UInt32(payload.count)))
+        let crc = CRC32C.checksum(payload, continuing: CRC32C.checksum(header[2...]))
+        header.append(contentsOf: littleEndian(crc))
+        return header + payload
+    }
+
+    /// Decodes a record's payload; nil if it does not parse (treated as damage).
+    static func decode(type: UInt8, payload: [UInt8]) -> SpoolRecord? {
+        guard let value = try? CBORValue(decoding: payload) else { return nil }
+        func bytes32(_ v: CBORValue?) -> BatchID? {
+            guard case .bytes(let b)? = v, let raw = try? Bytes32(b) else { return nil }
+            return BatchID(raw)
+        }
+        switch type {
+        case 1:
+            guard case .bytes(let envelope)? = value[0], case .bytes(let state)? = value[1] else { return nil }
+            return .batch(envelope: envelope, ruleState: state)
+        case 2:
+            return bytes32(value[0]).map { .final(id: $0) }
+        case 3:
+            guard case .array(let items)? = value[0] else { return nil }
+            let ids = items.compactMap { bytes32($0) }
+            return ids.count == items.count ? .superseded(ids: ids) : nil
+        case 4:
+            guard case .unsigned(let next)? = value[0], let last = bytes32(value[1]) else { return nil }
+            return .head(nextSeq: next, lastFinal: last)
+        case 5:
+            guard let id = bytes32(value[0]), case .text(let reason)? = value[1] else { return nil }
+            return .setAside(id: id, reason: reason)
+        case 6:
+            guard case .unsigned(let next)? = value[0], let prev = bytes32(value[1]),
+                  case .bytes(let state)? = value[2] else { return nil }
+            return .checkpoint(nextSeq: next, prev: prev, ruleState: state)
+        default:
+            return nil
+        }
+    }
+}
+
+func littleEndian(_ value: UInt32) -> [UInt8] {
+    [UInt8(value & 0xff), UInt8(value >> 8 & 0xff), UInt8(value >> 16 & 0xff), UInt8(value >> 24)]
+}
+
+func readLittleEndian(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+    var value: UInt32 = 0
+    for (shift, byte) in zip(stride(from: 0, to: 32, by: 8), bytes) { value |= UInt32(byte) << UInt32(shift) }
+    return value
+}

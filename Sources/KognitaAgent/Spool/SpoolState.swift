@@ -1,0 +1,57 @@
+import KognitaCore
+
+/// The spool's meaning, rebuilt by replaying its records: which batches still
+/// need a final ack, where the chain continues, and the rule state. Pure: no I/O.
+struct SpoolState {
+    /// A batch that still needs a final ack, in chain order.
+    struct Pending: Equatable {
+        let signed: SignedBatch
+        var id: BatchID { signed.id }
+        var seq: UInt64 { signed.batch.seq }
+    }
+
+    private(set) var pending: [Pending] = []
+    private(set) var setAside: [(id: BatchID, reason: String)] = []
+    /// The seq and prev the next batch must carry.
+    private(set) var nextSeq: UInt64 = 1
+    private(set) var prev: BatchID = .zero
+    /// The rule state as of the last batch made (opaque to the spool).
+    private(set) var ruleState: [UInt8] = []
+    /// Records that could not be applied (a batch that no longer verifies).
+    private(set) var unusable = 0
+
+    mutating func apply(_ record: SpoolRecord) {
+        switch record {
+        case .batch(let envelope, let state):
+            guard let signed = try? SignedBatch.verify(envelope) else { unusable += 1; return }
+            pending.append(Pending(signed: signed))
+            nextSeq = signed.batch.seq + 1
+            prev = signed.id
+            ruleState = state
+        case .final(let id):
+            pending.removeAll { $0.id == id }
+        case .superseded(let ids):
+            let gone = Set(ids)
+            pending.removeAll { gone.contains($0.id) }
+        case .head(let next, let last):
+            nextSeq = next
+            prev = last
+        case .setAside(let id, let reason):
+            if pending.contains(where: { $0.id == id }) {
+                pending.removeAll { $0.id == id }
+                setAside.append((id, reason))
+            }
+        case .checkpoint(let next, let last, let state):
+            nextSeq = next
+            prev = last
+            ruleState = state
+        }
+    }
+
+    /// The fewest records that rebuild this state, for compaction. Batches set
+    /// aside are dropped from the journal; they were logged when set aside.
+    func compactedRecords() -> [SpoolRecord] {
+        pending.map { .batch(envelope: $0.signed.envelope, ruleState: []) }
+            + [.checkpoint(nextSeq: nextSeq, prev: prev, ruleState: ruleState)]
+    }
+}

@@ -1,0 +1,156 @@
+import Testing
+import Foundation
+import KognitaAgent
+import KognitaCore
+import KognitaTesting
+
+/// Builds a chain of signed batches for one device.
+struct ChainMaker {
+    let key = try! SigningKey(seed: [UInt8](repeating: 9, count: 32))
+    let recipient = try! AccountID(bytes: [UInt8](repeating: 0xcd, count: 32))
+
+    func batch(seq: UInt64, prev: BatchID, transfers: Int = 3) -> SignedBatch {
+        let list = (0..<transfers).map { i in
+            Transfer(to: recipient, amount: Amount(UInt64(i + 1)), sensor: "meter-1", reading: Int64(seq * 100) + Int64(i), at: 1_767_225_600_000)
+        }
+        return try! SignedBatch.sign(Batch(network: try! NetworkID("kognita-devnet"), seq: seq, prev: prev,
+                                           created: 1_767_225_600_000 + seq, transfers: list), with: key)
+    }
+
+    /// Appends `count` batches continuing the spool's chain; returns them.
+    func append(_ count: Int, to spool: Spool) throws -> [SignedBatch] {
+        var made: [SignedBatch] = []
+        for i in 0..<count {
+            let next = batch(seq: spool.nextSeq, prev: spool.prev)
+            try spool.append(next, ruleState: Array("state-\(spool.nextSeq)-\(i)".utf8))
+            made.append(next)
+        }
+        return made
+    }
+}
+
+@Suite("Agent spool")
+struct SpoolTests {
+    let chain = ChainMaker()
+
+    @Test("batches survive a reopen in chain order; final ones are gone; the chain continues")
+    func reopen() async throws {
+        try await TemporaryDirectory.with { dir in
+            let made: [SignedBatch]
+            do {
+                let spool = try Spool(directory: dir)
+                made = try chain.append(5, to: spool)
+                try spool.markFinal(made[0].id)
+                try spool.markFinal(made[2].id)
+            }
+            let spool = try Spool(directory: dir)
+            #expect(spool.pending.map(\.id) == [made[1].id, made[3].id, made[4].id])
+            #expect(spool.nextSeq == 6)
+            #expect(spool.prev == made[4].id)
+            #expect(spool.ruleState == Array("state-5-4".utf8))
+            #expect(spool.recovery.dropped.isEmpty)
+        }
+    }
+
+    @Test("a torn last record, cut at every possible byte, is trimmed and everything before it kept")
+    func tornTail() async throws {
+        try await TemporaryDirectory.with { dir in
+            var made: [SignedBatch] = []
+            let lastRecordStart: Int
+            do {
+                let spool = try Spool(directory: dir)
+                made = try chain.append(2, to: spool)
+                lastRecordStart = spool.size
+                made += try chain.append(1, to: spool)
+            }
+            let path = "\(dir)/spool.journal"
+            let full = try Data(contentsOf: URL(fileURLWithPath: path))
+            for cut in (lastRecordStart + 1)..<full.count {
+                try full.prefix(cut).write(to: URL(fileURLWithPath: path))
+                let spool = try Spool(directory: dir)
+                #expect(spool.pending.map(\.id) == [made[0].id, made[1].id], "cut at \(cut)")
+                #expect(spool.recovery.tornTailOnly, "cut at \(cut)")
+                #expect(spool.nextSeq == 3)
+            }
+        }
+    }
+
+    @Test("a corrupt record in the middle is dropped and reported; the records after it are kept")
+    func corruptMiddle() async throws {
+        try await TemporaryDirectory.with { dir in
+            let made: [SignedBatch]
+            do { made = try chain.append(3, to: try Spool(directory: dir)) }
+            let path = "\(dir)/spool.journal"
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            // Flip a byte inside the second record's payload.
+            let firstLength = bytes.count / 3
+            bytes[firstLength + 40] ^= 0x55
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let spool = try Spool(directory: dir)
+            #expect(spool.pending.map(\.id) == [made[0].id, made[2].id])
+            #expect(spool.recovery.dropped.count == 1)
+            #expect(!spool.recovery.tornTailOnly)
+            // The repaired journal opens cleanly next time.
+            #expect(try Spool(directory: dir).recovery.dropped.isEmpty)
+        }
+    }
+
+    @Test("garbage, an empty file or a missing file never stop the spool from opening")
+    func garbage() async throws {
+        try await TemporaryDirectory.with { dir in
+            #expect(try Spool(directory: dir).pending.isEmpty)
+            try Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: URL(fileURLWithPath: "\(dir)/spool.journal"))
+            let spool = try Spool(directory: dir)
+            #expect(spool.pending.isEmpty)
+            #expect(spool.recovery.dropped == [0..<5000])
+            #expect(spool.nextSeq == 1)
+        }
+    }
+
+    @Test("acknowledged records are compacted away and the state is unchanged")
+    func compaction() async throws {
+        try await TemporaryDirectory.with { dir in
+            let spool = try Spool(directory: dir)
+            let made = try chain.append(400, to: spool)
+            let before = spool.size
+            for batch in made.dropLast(2) { try spool.markFinal(batch.id) }
+            #expect(spool.size < before / 4, "size \(spool.size) after compaction, \(before) before")
+            #expect(spool.pending.map(\.id) == made.suffix(2).map(\.id))
+            let reopened = try Spool(directory: dir)
+            #expect(reopened.pending.map(\.id) == made.suffix(2).map(\.id))
+            #expect(reopened.nextSeq == 401)
+            #expect(reopened.ruleState == spool.ruleState)
+        }
+    }
+
+    @Test("the size cap raises back-pressure instead of dropping anything")
+    func capacity() async throws {
+        try await TemporaryDirectory.with { dir in
+            let spool = try Spool(directory: dir, capacityBytes: 2000)
+            var made: [SignedBatch] = []
+            while !spool.isFull { made += try chain.append(1, to: spool) }
+            #expect(spool.pending.count == made.count)
+            for batch in made { try spool.markFinal(batch.id) }
+            #expect(spool.pending.isEmpty)
+        }
+    }
+
+    @Test("re-chaining takes batches out and continues from the network's head; set-aside batches are kept as files")
+    func rechainAndSetAside() async throws {
+        try await TemporaryDirectory.with { dir in
+            let spool = try Spool(directory: dir)
+            let made = try chain.append(3, to: spool)
+            let head = BatchID(BLAKE2b256.hash([7]))
+            try spool.rechain(superseding: [made[1].id, made[2].id], nextSeq: 10, lastFinal: head)
+            #expect(spool.pending.map(\.id) == [made[0].id])
+            #expect(spool.nextSeq == 10 && spool.prev == head)
+            try spool.setAside(made[0].id, reason: "bad-signature")
+            #expect(spool.pending.isEmpty)
+            #expect(FileManager.default.fileExists(atPath: "\(dir)/set-aside/\(made[0].id.hex).cose"))
+            let reopened = try Spool(directory: dir)
+            #expect(reopened.pending.isEmpty && reopened.nextSeq == 10 && reopened.prev == head)
+            #expect(reopened.setAside.map(\.id) == [made[0].id])
+            #expect(throws: SpoolError.self) { try spool.append(chain.batch(seq: 4, prev: made[2].id), ruleState: []) }
+        }
+    }
+}

@@ -46,6 +46,25 @@ public enum FileIO {
         return bytes
     }
 
+    /// Reads a small file whose size the kernel does not report, as sysfs,
+    /// procfs and IIO attributes are (they stat as 4096 or 0 bytes).
+    public static func readSpecial(_ path: String, maxBytes: Int) throws(FileError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw FileError(path, errno: errno, doing: "cannot open") }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: maxBytes + 1)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw FileError(path, errno: errno, doing: "cannot read") }
+            if n == 0 { break }
+            done += n
+        }
+        guard done <= maxBytes else { throw FileError(path, "holds more than \(maxBytes) bytes", isTooLarge: true) }
+        return Array(bytes[..<done])
+    }
+
     /// Writes `bytes` to `path` atomically with the given permission bits.
     ///
     /// Without `replace`, an existing file at `path` is left alone and

@@ -28,6 +28,14 @@ public struct Transfer: Sendable, Hashable {
         }
     }
 
+    /// Bytes this transfer takes in an encoded batch (for closing batches
+    /// before they pass the size limit).
+    public var encodedSize: Int {
+        var writer = CBORWriter(reservingCapacity: 128)
+        write(to: &writer)
+        return writer.bytes.count
+    }
+
     func write(to writer: inout CBORWriter) {
         writer.writeMapHeader(2 + (sensor == nil ? 0 : 1) + (reading == nil ? 0 : 1) + (at == nil ? 0 : 1))
         writer.writeUnsigned(0); writer.writeBytes(to.rawValue)

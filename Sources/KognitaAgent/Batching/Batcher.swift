@@ -1,0 +1,67 @@
+import KognitaCore
+
+/// Collects transfers into the next batch, which closes at a number of
+/// transfers, a size, or an age, whichever comes first. Pure: the caller
+/// supplies the time, signs and spools what closes.
+public struct Batcher: Sendable {
+    /// Limits for closing a batch.
+    public struct Limits: Sendable, Hashable {
+        /// At most 1024 (the contract's limit).
+        public var maxTransfers: Int
+        /// Encoded payload size, at most 65,536 bytes.
+        public var maxBytes: Int
+        /// Age of the oldest transfer in the open batch, in milliseconds.
+        public var maxDelayMilliseconds: UInt64
+
+        public init(maxTransfers: Int = 256, maxBytes: Int = 32 * 1024, maxDelayMilliseconds: UInt64 = 2000) {
+            self.maxTransfers = min(max(1, maxTransfers), ProtocolLimits.maxTransfers)
+            self.maxBytes = min(max(256, maxBytes), ProtocolLimits.maxBatchBytes)
+            self.maxDelayMilliseconds = maxDelayMilliseconds
+        }
+    }
+
+    public let limits: Limits
+    /// Transfers waiting for the next batch.
+    public private(set) var open: [Transfer] = []
+    private var openedAt: UInt64 = 0
+    private var openBytes = 0
+    /// Space for the batch fields around the transfers: version, a 32-byte
+    /// network, seq, prev, created, fee and the array head.
+    private static let batchOverhead = 100
+
+    public init(limits: Limits) { self.limits = limits }
+
+    /// Whether another transfer fits in the open batch.
+    public var canAccept: Bool { open.count < limits.maxTransfers }
+
+    /// Adds a transfer. Returns the transfers of a batch that must close
+    /// first, when this one would not fit, or that closes with it at the count limit.
+    public mutating func add(_ transfer: Transfer, now: UInt64) -> [Transfer]? {
+        let size = transfer.encodedSize
+        var closed: [Transfer]? = nil
+        if !open.isEmpty && Self.batchOverhead + openBytes + size > limits.maxBytes { closed = take() }
+        if open.isEmpty { openedAt = now }
+        open.append(transfer)
+        openBytes += size
+        if open.count >= limits.maxTransfers {
+            precondition(closed == nil, "a batch closed by size leaves room for one transfer")
+            closed = take()
+        }
+        return closed
+    }
+
+    /// Closes the open batch if its oldest transfer is old enough.
+    public mutating func tick(now: UInt64) -> [Transfer]? {
+        guard !open.isEmpty, now >= openedAt + limits.maxDelayMilliseconds else { return nil }
+        return take()
+    }
+
+    /// When the open batch will be due, for the caller's timer; nil when empty.
+    public var dueAt: UInt64? { open.isEmpty ? nil : openedAt + limits.maxDelayMilliseconds }
+
+    /// Takes everything, to close a batch now (for example, at shutdown).
+    public mutating func take() -> [Transfer] {
+        defer { open = []; openBytes = 0 }
+        return open
+    }
+}

@@ -1,0 +1,94 @@
+import KognitaCore
+
+/// "Every N units consumed, pay price x units to a recipient": the rule for
+/// metered things (Wh, litres, minutes).
+///
+/// The sensor is a counter that increases; when it goes backwards the device
+/// restarted its count, and what it shows since then is new consumption.
+/// Consumption is counted in milli-units and paid in whole blocks of N units;
+/// the remainder carries over. A rule never spends more than `hourlyCap` in a
+/// clock hour: what the cap holds back stays counted and is paid in a later
+/// hour. Pure: no clock, no I/O.
+public struct PerUnitRule: Sendable, Hashable {
+    /// Settings (from the config file).
+    public struct Settings: Sendable, Hashable {
+        public var id: String
+        public var sensor: String
+        public var recipient: AccountID
+        /// Units per payment block (N), at least 1.
+        public var everyUnits: UInt64
+        /// Price per unit, base units.
+        public var pricePerUnit: UInt64
+        /// Most this rule pays in one clock hour, base units.
+        public var hourlyCap: UInt64
+
+        public init(id: String, sensor: String, recipient: AccountID, everyUnits: UInt64, pricePerUnit: UInt64, hourlyCap: UInt64) {
+            self.id = id
+            self.sensor = sensor
+            self.recipient = recipient
+            self.everyUnits = everyUnits
+            self.pricePerUnit = pricePerUnit
+            self.hourlyCap = hourlyCap
+        }
+    }
+
+    /// What the rule remembers between readings; stored in the spool with
+    /// every batch so a restart resumes exactly.
+    public struct State: Sendable, Hashable {
+        /// The last counter value seen (milli-units); nil before the first reading.
+        public var lastCounter: Int64?
+        /// Consumed but not yet paid (milli-units).
+        public var unpaid: UInt64 = 0
+        /// The clock hour (ms / 3,600,000) that `spentThisHour` belongs to.
+        public var hour: UInt64 = 0
+        /// Paid so far in `hour`.
+        public var spentThisHour: UInt64 = 0
+
+        public init(lastCounter: Int64? = nil, unpaid: UInt64 = 0, hour: UInt64 = 0, spentThisHour: UInt64 = 0) {
+            self.lastCounter = lastCounter
+            self.unpaid = unpaid
+            self.hour = hour
+            self.spentThisHour = spentThisHour
+        }
+    }
+
+    public let settings: Settings
+    public private(set) var state: State
+
+    public init(_ settings: Settings, state: State = State()) {
+        precondition(settings.everyUnits >= 1, "everyUnits is validated by the config")
+        self.settings = settings
+        self.state = state
+    }
+
+    /// Counts a reading and, when `mayPay`, returns the transfer it triggers
+    /// (if a whole block is due and the hourly cap allows). With `mayPay`
+    /// false (the spool is full) consumption is only counted.
+    public mutating func observe(_ reading: Reading, mayPay: Bool = true) -> Transfer? {
+        defer { state.lastCounter = reading.milliUnits }
+        if let last = state.lastCounter {
+            // A counter that went backwards was reset: count what it shows now.
+            let delta = reading.milliUnits >= last ? reading.milliUnits - last : max(0, reading.milliUnits)
+            state.unpaid = state.unpaid.addingReportingOverflow(UInt64(delta)).partialValue
+        }
+        guard mayPay else { return nil }
+        return payment(for: reading)
+    }
+
+    private mutating func payment(for reading: Reading) -> Transfer? {
+        let hour = reading.at / 3_600_000
+        if hour != state.hour { state.hour = hour; state.spentThisHour = 0 }
+        let blockMilli = settings.everyUnits.multipliedReportingOverflow(by: 1000)
+        let blockPrice = settings.everyUnits.multipliedReportingOverflow(by: settings.pricePerUnit)
+        guard !blockMilli.overflow, !blockPrice.overflow, blockPrice.partialValue > 0 else { return nil }
+        let dueBlocks = state.unpaid / blockMilli.partialValue
+        let affordableBlocks = (settings.hourlyCap - min(settings.hourlyCap, state.spentThisHour)) / blockPrice.partialValue
+        let blocks = min(dueBlocks, affordableBlocks)
+        guard blocks > 0 else { return nil }
+        let amount = blocks * blockPrice.partialValue
+        state.unpaid -= blocks * blockMilli.partialValue
+        state.spentThisHour += amount
+        return Transfer(to: settings.recipient, amount: Amount(amount), sensor: settings.sensor,
+                        reading: reading.milliUnits, at: reading.at)
+    }
+}

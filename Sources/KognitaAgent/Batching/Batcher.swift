@@ -31,23 +31,26 @@ public struct Batcher: Sendable {
 
     public init(limits: Limits) { self.limits = limits }
 
-    /// Whether another transfer fits in the open batch.
-    public var canAccept: Bool { open.count < limits.maxTransfers }
+    /// Largest encoded transfer: 32-byte recipient, 64-byte sensor id, full-width integers.
+    public static let maxTransferSize = 1 + 2 + 34 + 2 + 9 + 2 + 66 + 2 + 9 + 2 + 9
 
-    /// Adds a transfer. Returns the transfers of a batch that must close
-    /// first, when this one would not fit, or that closes with it at the count limit.
+    /// Whether `count` more transfers surely fit in the open batch. The agent
+    /// asks before feeding a reading to its rules and closes the batch first
+    /// when not, so a batch never closes between a reading's transfers: the
+    /// rule state saved with each batch then counts exactly what it holds.
+    public func hasRoom(forTransfers count: Int) -> Bool {
+        open.count + count <= limits.maxTransfers
+            && Self.batchOverhead + openBytes + count * Self.maxTransferSize <= limits.maxBytes
+    }
+
+    /// Adds a transfer (the caller checked ``hasRoom(forTransfers:)``).
+    /// Returns the batch's transfers when it reached the count limit.
     public mutating func add(_ transfer: Transfer, now: UInt64) -> [Transfer]? {
-        let size = transfer.encodedSize
-        var closed: [Transfer]? = nil
-        if !open.isEmpty && Self.batchOverhead + openBytes + size > limits.maxBytes { closed = take() }
+        precondition(hasRoom(forTransfers: 1), "the agent checks for room before adding")
         if open.isEmpty { openedAt = now }
         open.append(transfer)
-        openBytes += size
-        if open.count >= limits.maxTransfers {
-            precondition(closed == nil, "a batch closed by size leaves room for one transfer")
-            closed = take()
-        }
-        return closed
+        openBytes += transfer.encodedSize
+        return open.count >= limits.maxTransfers ? take() : nil
     }
 
     /// Closes the open batch if its oldest transfer is old enough.

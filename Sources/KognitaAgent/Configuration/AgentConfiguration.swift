@@ -1,0 +1,154 @@
+import KognitaCore
+import KognitaMQTT
+import KognitaSystem
+
+/// The agent's settings: every field has a default; a TOML file overrides
+/// them, and environment variables `KOGNITA_<SECTION>_<KEY>` override the file.
+public struct AgentConfiguration: Sendable {
+    /// A sensor as configured.
+    public enum SensorSettings: Sendable, Hashable {
+        case file(id: String, path: String, scale: Double, pollMilliseconds: UInt64)
+        case simulated(id: String, milliUnitsPerSecond: Int64, pollMilliseconds: UInt64)
+
+        public var id: String {
+            switch self { case .file(let id, _, _, _), .simulated(let id, _, _): id }
+        }
+    }
+
+    public var network: NetworkID = try! NetworkID("kognita-devnet")
+    /// Where the device key lives, as a URI (`file:` is the one scheme so far).
+    public var keyURI = "file:/var/lib/kognita/device.key"
+    public var stateDirectory = "/var/lib/kognita"
+    public var statusFile: String?
+    public var fee: UInt64 = 0
+    public var broker = MQTTConfiguration(clientID: "")
+    public var batcher = Batcher.Limits()
+    public var spoolCapacityBytes = 16 << 20
+    public var uplink = Uplink.Settings()
+    public var sensors: [SensorSettings] = []
+    public var rules: [PerUnitRule.Settings] = []
+
+    /// The default configuration file.
+    public static let defaultPath = "/etc/kognita/agent.toml"
+
+    /// The status file's path (default: `status.json` in the state directory).
+    public var resolvedStatusFile: String { statusFile ?? "\(stateDirectory)/status.json" }
+
+    /// The key file path named by ``keyURI``.
+    public var keyPath: String { String(keyURI.dropFirst("file:".count)) }
+
+    public init() {}
+
+    /// Parses `text` (TOML) with `environment` overrides. Collects every
+    /// problem, each naming its key, so one run of `check-config` shows them all.
+    public static func parse(_ text: String, environment: [String: String] = [:]) -> Result<AgentConfiguration, ConfigurationErrors> {
+        var reader: ConfigReader
+        do throws(TOMLError) { reader = ConfigReader(try TOMLParser.parse(text), environment: environment) } catch {
+            return .failure(ConfigurationErrors(["syntax: \(error)"]))
+        }
+        var c = AgentConfiguration()
+        if let network = reader.string("agent", "network") {
+            do throws(ProtocolError) { c.network = try NetworkID(network) } catch { reader.fail("agent.network", error.message) }
+        }
+        if let key = reader.string("agent", "key") {
+            if key.hasPrefix("file:") && key.count > 5 { c.keyURI = key } else {
+                reader.fail("agent.key", "'\(key)' is not a supported key URI; use file:/path/to/device.key")
+            }
+        }
+        c.stateDirectory = reader.string("agent", "state_directory") ?? c.stateDirectory
+        c.statusFile = reader.string("agent", "status_file")
+        c.fee = reader.unsigned("agent", "fee") ?? c.fee
+
+        c.broker.host = reader.string("broker", "host") ?? c.broker.host
+        c.broker.port = Int(reader.unsigned("broker", "port", range: 1...65535) ?? UInt64(c.broker.port))
+        c.broker.clientID = reader.string("broker", "client_id") ?? ""
+        c.broker.username = reader.string("broker", "username").flatMap { $0.isEmpty ? nil : $0 }
+        c.broker.password = reader.string("broker", "password").flatMap { $0.isEmpty ? nil : $0 }
+        c.broker.keepAliveSeconds = Int32(reader.unsigned("broker", "keep_alive", range: 5...3600) ?? 30)
+        c.broker.sessionExpirySeconds = UInt32(reader.unsigned("broker", "session_expiry", range: 0...UInt64(UInt32.max)) ?? 3600)
+        if let version = reader.string("broker", "protocol") {
+            switch version {
+            case "5": c.broker.protocolVersion = .v5
+            case "3.1.1": c.broker.protocolVersion = .v311
+            default: reader.fail("broker.protocol", "'\(version)' is not \"5\" or \"3.1.1\"")
+            }
+        }
+        let ca = reader.string("broker", "tls_ca_file"), cert = reader.string("broker", "tls_cert_file"), key = reader.string("broker", "tls_key_file")
+        if [ca, cert, key].contains(where: { !($0 ?? "").isEmpty }) {
+            if (ca ?? "").isEmpty { reader.fail("broker.tls_ca_file", "TLS needs the CA that signed the broker's certificate") }
+            c.broker.tls = .init(caFile: ca, certificateFile: cert.flatMap { $0.isEmpty ? nil : $0 }, keyFile: key.flatMap { $0.isEmpty ? nil : $0 })
+        }
+
+        c.batcher = Batcher.Limits(
+            maxTransfers: Int(reader.unsigned("batch", "max_transfers", range: 1...1024) ?? 256),
+            maxBytes: Int(reader.unsigned("batch", "max_bytes", range: 256...65536) ?? 32768),
+            maxDelayMilliseconds: reader.unsigned("batch", "max_delay_ms", range: 10...3_600_000) ?? 2000)
+        c.spoolCapacityBytes = Int(reader.unsigned("spool", "max_bytes", range: 65536...(1 << 34)) ?? UInt64(c.spoolCapacityBytes))
+        c.uplink.maxInFlight = Int(reader.unsigned("uplink", "max_in_flight", range: 1...64) ?? 16)
+        c.uplink.resendMilliseconds = reader.unsigned("uplink", "resend_ms", range: 100...600_000) ?? 5000
+        c.uplink.maxResendMilliseconds = reader.unsigned("uplink", "max_resend_ms", range: 100...3_600_000) ?? 60000
+
+        for (index, sensor) in reader.tables("sensor").enumerated() {
+            let at = "sensor[\(index)]"
+            guard let id = reader.string(sensor, at, "id"), !id.isEmpty, id.utf8.count <= ProtocolLimits.maxSensorBytes else {
+                reader.fail("\(at).id", "each sensor needs an id of 1 to 64 bytes"); continue
+            }
+            let poll = reader.unsigned(sensor, at, "poll_ms", range: 10...86_400_000) ?? 1000
+            switch reader.string(sensor, at, "kind") ?? "" {
+            case "file":
+                guard let path = reader.string(sensor, at, "path") else { reader.fail("\(at).path", "a file sensor needs the path it reads"); continue }
+                c.sensors.append(.file(id: id, path: path, scale: reader.float(sensor, at, "scale") ?? 1, pollMilliseconds: poll))
+            case "simulated":
+                let rate = reader.float(sensor, at, "rate") ?? 1
+                c.sensors.append(.simulated(id: id, milliUnitsPerSecond: Int64((rate * 1000).rounded()), pollMilliseconds: poll))
+            case let kind:
+                reader.fail("\(at).kind", "'\(kind)' is not a sensor kind; use \"file\" or \"simulated\"")
+            }
+        }
+        let sensorIDs = Set(c.sensors.map(\.id))
+        if sensorIDs.count != c.sensors.count { reader.fail("sensor", "two sensors share an id") }
+        for (index, rule) in reader.tables("rule").enumerated() {
+            let at = "rule[\(index)]"
+            let id = reader.string(rule, at, "id") ?? "rule-\(index)"
+            guard (reader.string(rule, at, "kind") ?? "per_unit") == "per_unit" else {
+                reader.fail("\(at).kind", "only \"per_unit\" rules exist so far"); continue
+            }
+            guard let sensor = reader.string(rule, at, "sensor"), sensorIDs.contains(sensor) else {
+                reader.fail("\(at).sensor", "must name one of the configured sensors (\(sensorIDs.sorted().joined(separator: ", ")))"); continue
+            }
+            guard let recipientHex = reader.string(rule, at, "recipient"), let recipient = try? AccountID(hex: recipientHex) else {
+                reader.fail("\(at).recipient", "must be an account id: 64 hex characters"); continue
+            }
+            guard let every = reader.unsigned(rule, at, "every", range: 1...UInt64(Int64.max)),
+                  let price = reader.unsigned(rule, at, "price", range: 1...UInt64.max),
+                  let cap = reader.unsigned(rule, at, "hourly_cap", range: 1...UInt64.max) else {
+                reader.fail(at, "needs every (units per payment), price (per unit) and hourly_cap, all whole numbers of at least 1"); continue
+            }
+            c.rules.append(.init(id: id, sensor: sensor, recipient: recipient, everyUnits: every, pricePerUnit: price, hourlyCap: cap))
+        }
+        reader.rejectUnknownKeys()
+        return reader.errors.isEmpty ? .success(c) : .failure(ConfigurationErrors(reader.errors))
+    }
+
+    /// The effective settings, one per line, secrets masked (for the start-up log).
+    public var summary: [String] {
+        var lines = [
+            "agent.network = \(network)", "agent.key = \(keyURI)", "agent.state_directory = \(stateDirectory)",
+            "agent.status_file = \(resolvedStatusFile)", "agent.fee = \(fee)",
+            "broker = \(broker.host):\(broker.port) (MQTT \(broker.protocolVersion == .v5 ? "5" : "3.1.1"), TLS \(broker.tls == nil ? "off" : "on"))",
+            "broker.username = \(broker.username ?? "(none)")", "broker.password = \(broker.password == nil ? "(none)" : "********")",
+            "batch = at most \(batcher.maxTransfers) transfers, \(batcher.maxBytes) bytes, \(batcher.maxDelayMilliseconds) ms",
+            "spool.max_bytes = \(spoolCapacityBytes)",
+        ]
+        lines += sensors.map { "sensor \($0.id): \($0)" }
+        lines += rules.map { "rule \($0.id): every \($0.everyUnits) units of \($0.sensor) pays \($0.pricePerUnit)/unit to \($0.recipient.hex.prefix(12))..., cap \($0.hourlyCap)/h" }
+        return lines
+    }
+}
+
+/// Everything wrong with a configuration, each naming its key.
+public struct ConfigurationErrors: Error, Sendable, CustomStringConvertible {
+    public let messages: [String]
+    init(_ messages: [String]) { self.messages = messages }
+    public var description: String { messages.joined(separator: "\n") }
+}

@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "KognitaCore", targets: ["KognitaCore"]),
         .library(name: "KognitaMQTT", targets: ["KognitaMQTT"]),
         .executable(name: "kognita", targets: ["kognita"]),
+        .executable(name: "kognita-agent", targets: ["kognita-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,6 +51,12 @@ let package = Package(
         .target(
             name: "KognitaAgent",
             dependencies: ["KognitaCore", "KognitaSystem", "KognitaMQTT"]
+        ),
+
+        // The edge agent executable.
+        .executableTarget(
+            name: "kognita-agent",
+            dependencies: ["KognitaAgent", "KognitaSystem"]
         ),
 
         // The operator CLI.

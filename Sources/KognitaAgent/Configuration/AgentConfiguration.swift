@@ -136,7 +136,7 @@ public struct AgentConfiguration: Sendable {
             "agent.network = \(network)", "agent.key = \(keyURI)", "agent.state_directory = \(stateDirectory)",
             "agent.status_file = \(resolvedStatusFile)", "agent.fee = \(fee)",
             "broker = \(broker.host):\(broker.port) (MQTT \(broker.protocolVersion == .v5 ? "5" : "3.1.1"), TLS \(broker.tls == nil ? "off" : "on"))",
-            "broker.username = \(broker.username ?? "(none)")", "broker.password = \(broker.password == nil ? "(none)" : "********")",
+            "broker.username = \(broker.username ?? "(the device id)")", "broker.password = \(broker.password == nil ? "(none)" : "********")",
             "batch = at most \(batcher.maxTransfers) transfers, \(batcher.maxBytes) bytes, \(batcher.maxDelayMilliseconds) ms",
             "spool.max_bytes = \(spoolCapacityBytes)",
         ]

@@ -1,0 +1,281 @@
+import Dispatch
+import KognitaCore
+import KognitaMQTT
+import KognitaSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running agent: sensors feed rules, rules feed the batcher, closed
+/// batches are signed into the spool, and the uplink sends them until final.
+/// All state is touched by one loop (``run()``), so no locks are needed.
+public final class AgentRuntime {
+    enum Event: Sendable {
+        case message(MQTTMessage)
+        case mqtt(MQTTEvent)
+        case tick
+        case stop
+    }
+
+    public let configuration: AgentConfiguration
+    public let key: SigningKey
+    private let spool: Spool
+    private var rules: RuleBook
+    private var batcher: Batcher
+    private var uplink: Uplink
+    private let sensors: [any Sensor]
+    private var nextPoll: [String: UInt64] = [:]
+    private let client: MQTTClient
+    private let topics: (batch: String, ack: String, sync: String, state: String)
+    private var status = AgentStatus()
+    private var statusWrittenAt: UInt64 = 0
+    private var statusDirty = true
+    private let events: AsyncStream<Event>
+    private let sink: AsyncStream<Event>.Continuation
+
+    /// Loads (or creates) the key, opens the spool and prepares the MQTT client.
+    public init(_ configuration: AgentConfiguration) throws {
+        self.configuration = configuration
+        mkdir(configuration.stateDirectory, 0o700)
+        key = try Self.loadOrCreateKey(at: configuration.keyPath)
+        spool = try Spool(directory: configuration.stateDirectory, capacityBytes: configuration.spoolCapacityBytes)
+        if !spool.recovery.dropped.isEmpty {
+            AgentLog.warning("spool repaired on start: dropped \(spool.recovery.dropped.map { "\($0.count) bytes at \($0.lowerBound)" }.joined(separator: ", "))\(spool.recovery.tornTailOnly ? " (a torn last record, from a crash mid-write)" : " (damaged records)"); kept \(spool.recovery.records) records")
+        }
+        rules = RuleBook(configuration.rules, resumingFrom: spool.ruleState)
+        batcher = Batcher(limits: configuration.batcher)
+        uplink = Uplink(pending: spool.pending, settings: configuration.uplink)
+        let now = currentMilliseconds()
+        sensors = configuration.sensors.map { settings -> any Sensor in
+            switch settings {
+            case .file(let id, let path, let scale, let poll): FileSensor(id: id, path: path, scale: scale, pollIntervalMilliseconds: poll)
+            case .simulated(let id, let rate, let poll): SimulatedSensor(id: id, milliUnitsPerSecond: rate, startedAt: now, pollIntervalMilliseconds: poll)
+            }
+        }
+        let device = key.publicKey.hex
+        let base = "kognita/\(configuration.network)/\(device)"
+        topics = ("\(base)/batch", "\(base)/ack", "\(base)/sync", "\(base)/state")
+        var mqtt = configuration.broker
+        if mqtt.clientID.isEmpty { mqtt.clientID = "kognita-agent-\(device.prefix(16))" }
+        if mqtt.username == nil { mqtt.username = device } // the broker's ACL is keyed on the device id
+        mqtt.will = .init(topic: topics.state, payload: Array("offline".utf8), qos: 1, retain: true)
+        client = try MQTTClient(mqtt)
+        (events, sink) = AsyncStream.makeStream(of: Event.self)
+        status.device = device
+        status.network = configuration.network.rawValue
+    }
+
+    static func loadOrCreateKey(at path: String) throws -> SigningKey {
+        var info = stat()
+        if stat(path, &info) == 0 { return try KeyFile.load(path) }
+        let key = SigningKey()
+        // (An exhaustive catch: a partial `catch ... where` on a typed throw
+        // crashes the Swift 6.3.1 compiler here.)
+        do throws(FileError) {
+            try KeyFile.save(key, to: path, replace: false)
+        } catch {
+            guard error.isAlreadyExists else { throw error }
+            return try KeyFile.load(path) // another process made it a moment ago
+        }
+        AgentLog.info("created a new device key at \(path): device id \(key.publicKey.hex)")
+        return key
+    }
+
+    /// Asks the running loop to stop (safe from any thread).
+    public func requestStop() { sink.yield(.stop) }
+
+    /// Makes SIGTERM and SIGINT stop the loop cleanly (the open batch is
+    /// closed and spooled first). Keep the returned sources alive.
+    public func stopOnSignals() -> [any DispatchSourceSignal] {
+        let sink = self.sink
+        return [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { sink.yield(.stop) }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Runs until ``requestStop()``; then closes the open batch and disconnects.
+    public func run() async throws {
+        for line in configuration.summary { AgentLog.info(line) }
+        AgentLog.info("device \(key.publicKey.hex); \(spool.pending.count) batches pending from the spool")
+        client.start()
+        let sink = self.sink, client = self.client
+        let feeders = [
+            Task { for await message in client.messages { sink.yield(.message(message)) } },
+            Task { for await event in client.events { sink.yield(.mqtt(event)) } },
+            Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    sink.yield(.tick)
+                }
+            },
+        ]
+        defer { feeders.forEach { $0.cancel() } }
+        for await event in events {
+            let now = currentMilliseconds()
+            switch event {
+            case .stop:
+                try shutdown(now: now)
+                return
+            case .message(let message):
+                try handle(message, now: now)
+            case .mqtt(let event):
+                try handle(event, now: now)
+            case .tick:
+                try tick(now: now)
+            }
+            writeStatusIfDue(now: now)
+        }
+    }
+
+    // MARK: - Events
+
+    private func handle(_ event: MQTTEvent, now: UInt64) throws {
+        switch event {
+        case .connected(let sessionPresent):
+            AgentLog.info("connected to the broker (session \(sessionPresent ? "resumed" : "new"))")
+            status.brokerConnected = true
+            let client = self.client, topics = self.topics
+            Task {
+                do {
+                    try await client.subscribe([topics.ack])
+                    try await client.publish(topics.state, payload: Array("online".utf8), qos: 1, retain: true)
+                } catch { AgentLog.error("after connecting: \(error)") }
+            }
+            try perform(uplink.connected(now: now), now: now)
+        case .refused(let code, let description):
+            status.brokerConnected = false
+            status.lastError = "broker refused the connection: \(description) (\(code)); check broker.username, broker.password and the broker's ACL"
+            AgentLog.error(status.lastError!)
+        case .disconnected(let description):
+            if status.brokerConnected { AgentLog.warning(description) }
+            status.brokerConnected = false
+        }
+        statusDirty = true
+    }
+
+    private func handle(_ message: MQTTMessage, now: UInt64) throws {
+        guard message.topic == topics.ack else { return }
+        let ack: Ack
+        do throws(ProtocolError) { ack = try Ack(decoding: message.payload) } catch {
+            AgentLog.warning("ignoring an ack that does not decode: \(error)")
+            return
+        }
+        if ack.status == .final, let seq = ack.seq { status.lastFinalSeq = max(status.lastFinalSeq ?? 0, seq) }
+        try perform(uplink.received(ack, now: now), now: now)
+        statusDirty = true
+    }
+
+    private func tick(now: UInt64) throws {
+        for sensor in sensors where now >= nextPoll[sensor.id, default: 0] {
+            nextPoll[sensor.id] = now + sensor.pollIntervalMilliseconds
+            let reading: Reading
+            do throws(SensorError) { reading = try sensor.read(now: now) } catch {
+                status.lastError = error.description
+                AgentLog.warning(error.description)
+                continue
+            }
+            try observe(sensor: sensor.id, reading, now: now)
+        }
+        if let closed = batcher.tick(now: now) { try close(closed, now: now) }
+        try perform(uplink.tick(now: now), now: now)
+    }
+
+    private func observe(sensor: String, _ reading: Reading, now: UInt64) throws {
+        let watching = rules.rules.filter { $0.settings.sensor == sensor }.count
+        guard watching > 0 else { return }
+        // Close first if this reading's transfers might not fit (see Batcher.hasRoom).
+        if !batcher.hasRoom(forTransfers: watching) && !spool.isFull { try close(batcher.take(), now: now) }
+        let mayPay = batcher.hasRoom(forTransfers: watching) && !spool.isFull
+        let due = rules.observe(sensor: sensor, reading, mayPay: mayPay)
+        status.transfersProduced += UInt64(due.count)
+        for transfer in due {
+            if let closed = batcher.add(transfer, now: now) { try close(closed, now: now) }
+        }
+        statusDirty = statusDirty || !due.isEmpty
+    }
+
+    /// Signs the transfers as the next batch of the chain and spools it
+    /// (durable), together with the rule state that produced them.
+    private func close(_ transfers: [Transfer], now: UInt64) throws {
+        guard !transfers.isEmpty else { return }
+        let signed = try sign(transfers, now: now)
+        try spool.append(signed, ruleState: rules.snapshot())
+        try perform(uplink.spooled(signed, now: now), now: now)
+        statusDirty = true
+    }
+
+    private func sign(_ transfers: [Transfer], now: UInt64) throws -> SignedBatch {
+        let batch = Batch(network: configuration.network, seq: spool.nextSeq, prev: spool.prev, created: now,
+                          fee: Amount(configuration.fee), transfers: transfers)
+        return try SignedBatch.sign(batch, with: key)
+    }
+
+    private func perform(_ actions: [Uplink.Action], now: UInt64) throws {
+        for action in actions {
+            switch action {
+            case .publish(let batch):
+                let client = self.client, topic = topics.batch
+                Task {
+                    do { try await client.publish(topic, payload: batch.envelope) } catch {
+                        AgentLog.warning("publish of batch \(batch.batch.seq) failed: \(error) (it will be resent)")
+                    }
+                }
+            case .requestSync:
+                let client = self.client, topic = topics.sync
+                Task { try? await client.publish(topic, payload: []) }
+            case .markFinal(let id):
+                try spool.markFinal(id)
+                status.batchesFinal += 1
+            case .rechain(let superseded, let nextSeq, let prev):
+                AgentLog.warning("re-chaining \(superseded.count) batches from seq \(nextSeq): the network's chain moved on without them")
+                try spool.rechain(superseding: superseded.map(\.id), nextSeq: nextSeq, lastFinal: prev)
+                // The same transfers, on top of the network's head; the rule
+                // state is unchanged by re-chaining, so the spooled one is kept.
+                for old in superseded {
+                    let signed = try sign(old.batch.transfers, now: now)
+                    try spool.append(signed, ruleState: spool.ruleState)
+                    try perform(uplink.spooled(signed, now: now), now: now)
+                }
+            case .setAside(let id, let reason, let detail):
+                try spool.setAside(id, reason: reason.name)
+                let message = "the network refused batch \(id.hex) as \(reason)\(detail.isEmpty ? "" : " (\(detail))"); it is kept in \(spool.setAsideDirectory) and will not be resent: this needs a person"
+                status.lastError = message
+                AgentLog.error(message)
+            }
+        }
+    }
+
+    private func shutdown(now: UInt64) throws {
+        AgentLog.info("stopping")
+        if !spool.isFull { try close(batcher.take(), now: now) }
+        client.stop()
+        statusDirty = true
+        writeStatusIfDue(now: now, force: true)
+    }
+
+    // MARK: - Status
+
+    private func writeStatusIfDue(now: UInt64, force: Bool = false) {
+        guard force || (statusDirty && now >= statusWrittenAt + 1000) else { return }
+        let pending = spool.pending
+        status.pendingBatches = pending.count
+        status.pendingTransfers = pending.reduce(0) { $0 + $1.batch.transfers.count }
+        status.openTransfers = batcher.open.count
+        status.spoolBytes = spool.size
+        status.spoolFull = spool.isFull
+        status.setAside = spool.setAside.count
+        status.balance = uplink.status.lastHead?.balance.baseUnits
+        status.holding = uplink.status.holdingUntil.map { "insufficient funds (balance \(uplink.status.lastHead?.balance.description ?? "?")); retrying at \($0)" }
+        if let error = uplink.status.lastError { status.lastError = error }
+        status.updatedAt = now
+        do throws(FileError) {
+            try FileIO.writeAtomically(Array(status.json.utf8), to: configuration.resolvedStatusFile, mode: 0o644, replace: true)
+        } catch { AgentLog.warning("cannot write the status file: \(error)") }
+        statusWrittenAt = now
+        statusDirty = false
+    }
+}

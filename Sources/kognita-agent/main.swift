@@ -1,0 +1,103 @@
+// kognita-agent: sensor-triggered payments from a device.
+//   kognita-agent [run] [-c PATH]       run (default config /etc/kognita/agent.toml)
+//   kognita-agent check-config [-c PATH] validate a config file, explaining each error by key
+//   kognita-agent status [-c PATH] [--json]  what the running agent last reported
+import KognitaAgent
+import KognitaSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    let line = Array("kognita-agent: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    exit(code)
+}
+
+let usage = """
+    usage: kognita-agent [run] [-c PATH]
+           kognita-agent check-config [-c PATH]
+           kognita-agent status [-c PATH] [--json]
+    The configuration is TOML (see Config/agent.toml); KOGNITA_<SECTION>_<KEY>
+    environment variables override it. Default path: \(AgentConfiguration.defaultPath).
+    """
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+var command = "run"
+if let first = arguments.first, !first.hasPrefix("-") { command = first; arguments.removeFirst() }
+var configPath: String?
+var json = false
+while let argument = arguments.first {
+    arguments.removeFirst()
+    switch argument {
+    case "-c", "--config":
+        guard let path = arguments.first else { fail("-c needs a path") }
+        configPath = path
+        arguments.removeFirst()
+    case "--json": json = true
+    case "-h", "--help": print(usage); exit(0)
+    default: fail("unknown argument '\(argument)'\n\(usage)", code: 64)
+    }
+}
+
+func environment() -> [String: String] {
+    var result: [String: String] = [:]
+    var pointer = environ
+    while let entry = pointer.pointee {
+        let text = String(cString: entry)
+        if let equals = text.firstIndex(of: "="), text.hasPrefix("KOGNITA_") {
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        pointer += 1
+    }
+    return result
+}
+
+func loadConfiguration(_ configPath: String?) -> AgentConfiguration {
+    let path = configPath ?? AgentConfiguration.defaultPath
+    let text: String
+    do throws(FileError) {
+        text = String(decoding: try FileIO.read(path, maxBytes: 1 << 20), as: UTF8.self)
+    } catch {
+        fail("cannot read the configuration: \(error)\(configPath == nil ? " (pass -c PATH to use another file)" : "")")
+    }
+    switch AgentConfiguration.parse(text, environment: environment()) {
+    case .success(let configuration): return configuration
+    case .failure(let errors):
+        fail("\(path) has \(errors.messages.count) problem\(errors.messages.count == 1 ? "" : "s"):\n  " + errors.messages.joined(separator: "\n  "))
+    }
+}
+
+switch command {
+case "check-config":
+    let configuration = loadConfiguration(configPath)
+    print("\(configPath ?? AgentConfiguration.defaultPath) is valid:")
+    for line in configuration.summary { print("  \(line)") }
+case "status":
+    let configuration = loadConfiguration(configPath)
+    let text: String
+    do throws(FileError) {
+        text = String(decoding: try FileIO.read(configuration.resolvedStatusFile, maxBytes: 1 << 20), as: UTF8.self)
+    } catch {
+        fail("no status yet: \(error) (is the agent running with this configuration?)")
+    }
+    if json { print(text, terminator: "") } else {
+        // A readable rendering of the flat JSON object the agent writes.
+        let body = text.drop { $0 == "{" }.reversed().drop { $0 == "}" || $0 == "\n" }.reversed()
+        for field in String(body).split(separator: ",\"") {
+            let parts = field.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = parts[0].filter { $0 != "\"" }.map { $0 == "_" ? " " : $0 }
+            print("\(String(key)): \(parts[1].filter { $0 != "\"" })")
+        }
+    }
+case "run":
+    let configuration = loadConfiguration(configPath)
+    let runtime: AgentRuntime
+    do { runtime = try AgentRuntime(configuration) } catch { fail("cannot start: \(error)") }
+    let signals = runtime.stopOnSignals()
+    do { try await runtime.run() } catch { fail("stopped on an error: \(error)") }
+    _ = signals
+default:
+    fail("unknown command '\(command)'\n\(usage)", code: 64)
+}

@@ -86,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KognitaAgentTests",
-            dependencies: ["KognitaAgent", "KognitaCore", "KognitaTesting"]
+            dependencies: ["KognitaAgent", "KognitaCore", "KognitaMQTT", "KognitaTesting"]
         ),
         .testTarget(
             name: "KognitaCLITests",

@@ -190,7 +190,14 @@ public final class AgentRuntime {
         // Close first if this reading's transfers might not fit (see Batcher.hasRoom).
         if !batcher.hasRoom(forTransfers: watching) && !spool.isFull { try close(batcher.take(), now: now) }
         let mayPay = batcher.hasRoom(forTransfers: watching) && !spool.isFull
+        let unbaselined = rules.rulesWithoutBaseline
         let due = rules.observe(sensor: sensor, reading, mayPay: mayPay)
+        let baselined = unbaselined.subtracting(rules.rulesWithoutBaseline)
+        if !baselined.isEmpty {
+            // A first reading is the baseline: nothing before it is paid, and
+            // everything after it must be, across crashes. Make it durable now.
+            try spool.checkpoint(ruleState: rules.snapshot(of: baselined, over: spool.ruleState))
+        }
         status.transfersProduced += UInt64(due.count)
         for transfer in due {
             if let closed = batcher.add(transfer, now: now) { try close(closed, now: now) }

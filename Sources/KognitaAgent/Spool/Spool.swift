@@ -103,6 +103,13 @@ public final class Spool {
         try write(.batch(envelope: batch.envelope, ruleState: ruleState), sync: true)
     }
 
+    /// Makes a new rule state durable without a batch (a rule's first
+    /// reading: its baseline must survive a crash, or what is consumed before
+    /// the first batch would be lost).
+    public func checkpoint(ruleState: [UInt8]) throws(SpoolError) {
+        try write(.checkpoint(nextSeq: state.nextSeq, prev: state.prev, ruleState: ruleState), sync: true)
+    }
+
     /// Records that the network made a batch final. Not fsynced (see above).
     public func markFinal(_ id: BatchID) throws(SpoolError) {
         guard let entry = state.pending.first(where: { $0.id == id }) else { return }

@@ -1,0 +1,218 @@
+import Testing
+import Foundation
+import Synchronization
+import KognitaCore
+import KognitaMQTT
+import KognitaTesting
+
+/// A few lines of bridge for tests: verifies each batch, keeps one account's
+/// chain like the network would, and acks on the device's ack topic (final,
+/// stale or gap, with the head; head replies to sync).
+final class TestBridge: Sendable {
+    struct Ledger {
+        var nextSeq: UInt64 = 1
+        var lastFinal = BatchID.zero
+        var finalIDs: Set<BatchID> = []
+        var paidTransfers: [String: Int] = [:] // "reading@at" -> times in final batches
+        var paid: UInt64 = 0
+        var idsBySeq: [UInt64: Set<BatchID>] = [:]
+        var batchesReceived = 0
+    }
+
+    /// The ledger behind a lock, in a box the worker task can share.
+    final class Box: Sendable {
+        let mutex = Mutex(Ledger())
+        func withLock<R>(_ body: (inout Ledger) -> R) -> R { mutex.withLock { body(&$0) } }
+    }
+
+    let client: MQTTClient
+    let ledger = Box()
+    private let worker: Task<Void, Never>
+
+    init(port: Int, network: String) async throws {
+        client = try MQTTClient(MQTTConfiguration(port: port, clientID: "test-bridge", cleanStart: true, sessionExpirySeconds: 0,
+                                                  reconnectDelayMinSeconds: 0.1, reconnectDelayMaxSeconds: 0.5))
+        client.start()
+        _ = try await first(client.events) { if case .connected = $0 { true } else { false } }
+        try await client.subscribe(["kognita/\(network)/+/batch", "kognita/\(network)/+/sync"])
+        let client = self.client, ledger = self.ledger
+        worker = Task {
+            for await message in client.messages {
+                let parts = message.topic.split(separator: "/")
+                guard parts.count == 4 else { continue }
+                let ackTopic = "kognita/\(parts[1])/\(parts[2])/ack"
+                let ack: Ack? = ledger.withLock { l in
+                    if parts[3] == "sync" {
+                        return Ack(seq: l.nextSeq, status: .head, head: AccountHead(nextSeq: l.nextSeq, lastFinal: l.lastFinal, balance: Amount(1 << 40)))
+                    }
+                    guard let signed = try? SignedBatch.verify(message.payload, expectedNetwork: try NetworkID(String(parts[1]))),
+                          signed.signer.hex == parts[2] else { return nil }
+                    l.batchesReceived += 1
+                    let seq = signed.batch.seq
+                    l.idsBySeq[seq, default: []].insert(signed.id)
+                    let head = AccountHead(nextSeq: l.nextSeq, lastFinal: l.lastFinal, balance: Amount(1 << 40))
+                    if l.finalIDs.contains(signed.id) { return Ack(id: signed.id, seq: seq, status: .final) }
+                    if seq < l.nextSeq { return Ack(id: signed.id, seq: seq, status: .rejected, reason: .stale, head: head) }
+                    if seq > l.nextSeq || signed.batch.prev != l.lastFinal {
+                        return Ack(id: signed.id, seq: seq, status: .rejected, reason: .gap, head: head)
+                    }
+                    l.nextSeq += 1
+                    l.lastFinal = signed.id
+                    l.finalIDs.insert(signed.id)
+                    for t in signed.batch.transfers {
+                        l.paidTransfers["\(t.reading ?? 0)@\(t.at ?? 0)", default: 0] += 1
+                        l.paid += t.amount.baseUnits
+                    }
+                    return Ack(id: signed.id, seq: seq, status: .final)
+                }
+                if let ack, let bytes = try? ack.encoded() { try? await client.publish(ackTopic, payload: bytes) }
+            }
+        }
+    }
+
+    func stop() {
+        worker.cancel()
+        client.stop()
+    }
+}
+
+/// Runs the real kognita-agent with a file sensor whose counter the test drives.
+struct AgentHarness {
+    let directory: String
+    let port: Int
+    let counterFile: String
+    let configFile: String
+    static let recipient = String(repeating: "3d", count: 32)
+
+    init(directory: String, port: Int) throws {
+        self.directory = directory
+        self.port = port
+        counterFile = "\(directory)/counter"
+        configFile = "\(directory)/agent.toml"
+        try "0\n".write(toFile: counterFile, atomically: true, encoding: .utf8)
+        try """
+            [agent]
+            network = "kognita-devnet"
+            key = "file:\(directory)/state/device.key"
+            state_directory = "\(directory)/state"
+            [broker]
+            port = \(port)
+            [batch]
+            max_transfers = 64
+            max_delay_ms = 300
+            [uplink]
+            resend_ms = 700
+            max_resend_ms = 2000
+            [[sensor]]
+            id = "meter"
+            kind = "file"
+            path = "\(counterFile)"
+            poll_ms = 50
+            [[rule]]
+            id = "pay"
+            sensor = "meter"
+            recipient = "\(Self.recipient)"
+            every = 1
+            price = 1
+            hourly_cap = 100000000
+            """.write(toFile: configFile, atomically: true, encoding: .utf8)
+    }
+
+    func start() throws -> SpawnedProcess {
+        try SpawnedProcess(try Repository.builtProduct("kognita-agent"), ["run", "-c", configFile], logFile: "\(directory)/agent.log")
+    }
+
+    /// Sets the counter (whole units), atomically as a meter driver would.
+    func setCounter(_ units: Int) throws {
+        try "\(units)\n".write(toFile: counterFile, atomically: true, encoding: .utf8)
+    }
+
+    func status() -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: "\(directory)/state/status.json") else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+
+    func log() -> String { (try? String(contentsOfFile: "\(directory)/agent.log", encoding: .utf8)) ?? "" }
+}
+
+/// Polls `condition` every 50 ms until it holds or `seconds` pass.
+func eventually(within seconds: Double, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return condition()
+}
+
+@Suite("kognita-agent process (real broker, real files, SIGKILL)", .serialized)
+struct AgentProcessTests {
+    @Test("with a bridge that acks every batch final, every unit consumed is paid exactly once and the spool drains")
+    func streamsToFinal() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
+                defer { bridge.stop() }
+                let agent = try harness.start()
+                defer { agent.stop(signal: SIGKILL) }
+                #expect(await eventually(within: 10) { harness.status() != nil }, "the agent never wrote its status: \(harness.log())")
+                // The first reading is the baseline (nothing before it is paid): let the agent take it.
+                try await Task.sleep(for: .milliseconds(500))
+                for units in 1...200 {
+                    try harness.setCounter(units)
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                #expect(await eventually(within: 20) { bridge.ledger.withLock { $0.paid } == 200 },
+                        "paid \(bridge.ledger.withLock { $0.paid }) of 200\n\(harness.log().suffix(2000))")
+                #expect(await eventually(within: 10) { harness.status()?["pending_batches"] as? Int == 0 }, "the spool did not drain")
+                agent.stop(signal: SIGTERM, timeout: 10)
+                bridge.ledger.withLock { l in
+                    #expect(l.paidTransfers.values.allSatisfy { $0 == 1 })
+                    #expect(l.idsBySeq.values.allSatisfy { $0.count == 1 })
+                }
+            }
+        }
+    }
+
+    @Test("killed with SIGKILL at random moments and restarted, many times: every unit is paid exactly once, no seq reused")
+    func survivesSIGKILL() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
+                defer { bridge.stop() }
+                // The first run makes the key and takes the counter's starting point.
+                var agent = try harness.start()
+                #expect(await eventually(within: 10) { harness.status() != nil }, "the agent never wrote its status: \(harness.log())")
+                // The first reading is the baseline (nothing before it is paid): let the agent take it.
+                try await Task.sleep(for: .milliseconds(500))
+                var units = 0
+                var generator = SystemRandomNumberGenerator()
+                for round in 0..<10 {
+                    // Consume while the agent runs, then kill it at a random moment.
+                    let steps = Int.random(in: 5...60, using: &generator)
+                    for _ in 0..<steps {
+                        units += 1
+                        try harness.setCounter(units)
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 2...25, using: &generator)))
+                    }
+                    agent.stop(signal: SIGKILL)
+                    // Consumption while the agent is down is counted when it comes back.
+                    if round % 3 == 0 { units += 7; try harness.setCounter(units) }
+                    agent = try harness.start()
+                }
+                defer { agent.stop(signal: SIGKILL) }
+                #expect(await eventually(within: 30) { bridge.ledger.withLock { $0.paid } == UInt64(units) },
+                        "paid \(bridge.ledger.withLock { $0.paid }) of \(units)\n\(harness.log().suffix(3000))")
+                #expect(await eventually(within: 10) { harness.status()?["pending_batches"] as? Int == 0 }, "the spool did not drain")
+                agent.stop(signal: SIGTERM, timeout: 10)
+                bridge.ledger.withLock { l in
+                    #expect(l.paid == UInt64(units), "paid twice or lost: \(l.paid) vs \(units)")
+                    #expect(l.paidTransfers.values.allSatisfy { $0 == 1 }, "a transfer was paid twice")
+                    #expect(l.idsBySeq.values.allSatisfy { $0.count == 1 }, "a seq was signed for two different batches")
+                }
+            }
+        }
+    }
+}

@@ -17,6 +17,15 @@ final class TestBridge: Sendable {
         var paid: UInt64 = 0
         var idsBySeq: [UInt64: Set<BatchID>] = [:]
         var batchesReceived = 0
+        /// A rival batch takes the seq first (the device then gets stale) on
+        /// every `rivalEvery`-th batch that would apply, `rivalsLeft` times.
+        var rivalEvery = 0
+        var rivalsLeft = 0
+        var rivals = 0
+        var applicable = 0
+        /// Answer insufficient-funds to this many batches before accepting.
+        var refuseFunds = 0
+        var reasonsSent: [RejectReason: Int] = [:]
     }
 
     /// The ledger behind a lock, in a box the worker task can share.
@@ -51,10 +60,23 @@ final class TestBridge: Sendable {
                     let seq = signed.batch.seq
                     l.idsBySeq[seq, default: []].insert(signed.id)
                     let head = AccountHead(nextSeq: l.nextSeq, lastFinal: l.lastFinal, balance: Amount(1 << 40))
+                    func reject(_ reason: RejectReason) -> Ack {
+                        l.reasonsSent[reason, default: 0] += 1
+                        return Ack(id: signed.id, seq: seq, status: .rejected, reason: reason, head: head)
+                    }
                     if l.finalIDs.contains(signed.id) { return Ack(id: signed.id, seq: seq, status: .final) }
-                    if seq < l.nextSeq { return Ack(id: signed.id, seq: seq, status: .rejected, reason: .stale, head: head) }
-                    if seq > l.nextSeq || signed.batch.prev != l.lastFinal {
-                        return Ack(id: signed.id, seq: seq, status: .rejected, reason: .gap, head: head)
+                    if seq < l.nextSeq { return reject(.stale) }
+                    if seq > l.nextSeq || signed.batch.prev != l.lastFinal { return reject(.gap) }
+                    if l.refuseFunds > 0 { l.refuseFunds -= 1; return reject(.insufficientFunds) }
+                    l.applicable += 1
+                    if l.rivalsLeft > 0 && l.applicable % l.rivalEvery == 0 {
+                        l.rivalsLeft -= 1
+                        // Another batch of this account becomes final at this seq first.
+                        let rival = BatchID(BLAKE2b256.hash(Array("rival \(seq)".utf8)))
+                        l.rivals += 1
+                        l.nextSeq += 1
+                        l.lastFinal = rival
+                        return reject(.stale)
                     }
                     l.nextSeq += 1
                     l.lastFinal = signed.id
@@ -116,6 +138,12 @@ struct AgentHarness {
             price = 1
             hourly_cap = 100000000
             """.write(toFile: configFile, atomically: true, encoding: .utf8)
+    }
+
+    /// Appends settings to the [uplink] section.
+    func setUplink(_ lines: String) throws {
+        let text = try String(contentsOfFile: configFile, encoding: .utf8)
+        try text.replacingOccurrences(of: "[uplink]\n", with: "[uplink]\n\(lines)\n").write(toFile: configFile, atomically: true, encoding: .utf8)
     }
 
     func start() throws -> SpawnedProcess {
@@ -212,6 +240,97 @@ struct AgentProcessTests {
                     #expect(l.paidTransfers.values.allSatisfy { $0 == 1 }, "a transfer was paid twice")
                     #expect(l.idsBySeq.values.allSatisfy { $0.count == 1 }, "a seq was signed for two different batches")
                 }
+            }
+        }
+    }
+
+    @Test("the broker stopped and started while streaming: the agent reconnects and nothing is lost")
+    func brokerRestart() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                let agent = try harness.start()
+                defer { agent.stop(signal: SIGKILL) }
+                #expect(await eventually(within: 10) { harness.status() != nil })
+                try await Task.sleep(for: .milliseconds(500))
+                var bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
+                var units = 0
+                for round in 0..<3 {
+                    for _ in 0..<40 { units += 1; try harness.setCounter(units); try await Task.sleep(for: .milliseconds(10)) }
+                    bridge.stop()
+                    broker.stop()
+                    for _ in 0..<20 { units += 1; try harness.setCounter(units); try await Task.sleep(for: .milliseconds(10)) }
+                    try await broker.start()
+                    let ledger = bridge.ledger.withLock { $0 }
+                    bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
+                    bridge.ledger.withLock { $0 = ledger } // the network remembers across broker restarts
+                    _ = round
+                }
+                #expect(await eventually(within: 30) { bridge.ledger.withLock { $0.paid } == UInt64(units) },
+                        "paid \(bridge.ledger.withLock { $0.paid }) of \(units)\n\(harness.log().suffix(2000))")
+                #expect(await eventually(within: 10) { harness.status()?["pending_batches"] as? Int == 0 })
+                bridge.ledger.withLock { l in
+                    #expect(l.paidTransfers.values.allSatisfy { $0 == 1 })
+                }
+                bridge.stop()
+            }
+        }
+    }
+
+    @Test("stale (a rival batch took the seq), gap and insufficient-funds from the bridge: the agent re-chains or waits, and pays every unit once")
+    func rechainsAndWaits() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                try harness.setUplink("funds_hold_ms = 500")
+                let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
+                defer { bridge.stop() }
+                bridge.ledger.withLock { $0.rivalEvery = 3; $0.rivalsLeft = 3; $0.refuseFunds = 2 }
+                let agent = try harness.start()
+                defer { agent.stop(signal: SIGKILL) }
+                #expect(await eventually(within: 10) { harness.status() != nil })
+                try await Task.sleep(for: .milliseconds(500))
+                for units in 1...300 { try harness.setCounter(units); try await Task.sleep(for: .milliseconds(15)) }
+                #expect(await eventually(within: 40) { bridge.ledger.withLock { $0.paid } == 300 },
+                        "paid \(bridge.ledger.withLock { $0.paid }) of 300\n\(harness.log().suffix(2000))")
+                #expect(await eventually(within: 10) { harness.status()?["pending_batches"] as? Int == 0 })
+                bridge.ledger.withLock { l in
+                    #expect(l.rivals == 3 && l.reasonsSent[.stale, default: 0] >= 3, "stale was not exercised")
+                    #expect(l.reasonsSent[.insufficientFunds] == 2)
+                    #expect(l.paidTransfers.values.allSatisfy { $0 == 1 }, "a transfer was paid twice")
+                }
+                #expect(harness.log().contains("re-chaining"))
+            }
+        }
+    }
+
+    @Test("a spool with a torn last record: the agent starts, says what it dropped, and still pays every unit once")
+    func tornSpool() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                // No bridge yet: batches stay in the spool.
+                var agent = try harness.start()
+                #expect(await eventually(within: 10) { harness.status() != nil })
+                try await Task.sleep(for: .milliseconds(500))
+                for units in 1...60 { try harness.setCounter(units); try await Task.sleep(for: .milliseconds(10)) }
+                #expect(await eventually(within: 10) { (harness.status()?["pending_batches"] as? Int ?? 0) >= 2 })
+                agent.stop(signal: SIGKILL)
+                // Tear the last record, as a power cut mid-write would.
+                let journal = "\(dir)/state/spool.journal"
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: journal))
+                try bytes.dropLast(9).write(to: URL(fileURLWithPath: journal))
+
+                let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
+                defer { bridge.stop() }
+                agent = try harness.start()
+                defer { agent.stop(signal: SIGKILL) }
+                #expect(await eventually(within: 10) { harness.log().contains("spool repaired on start") })
+                #expect(harness.log().contains("torn last record"))
+                try harness.setCounter(61)
+                #expect(await eventually(within: 20) { bridge.ledger.withLock { $0.paid } == 61 },
+                        "paid \(bridge.ledger.withLock { $0.paid }) of 61\n\(harness.log().suffix(1500))")
+                bridge.ledger.withLock { l in #expect(l.paidTransfers.values.allSatisfy { $0 == 1 }) }
             }
         }
     }

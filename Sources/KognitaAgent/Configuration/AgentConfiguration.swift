@@ -87,6 +87,7 @@ public struct AgentConfiguration: Sendable {
         c.uplink.maxInFlight = Int(reader.unsigned("uplink", "max_in_flight", range: 1...64) ?? 16)
         c.uplink.resendMilliseconds = reader.unsigned("uplink", "resend_ms", range: 100...600_000) ?? 5000
         c.uplink.maxResendMilliseconds = reader.unsigned("uplink", "max_resend_ms", range: 100...3_600_000) ?? 60000
+        c.uplink.fundsHoldMilliseconds = reader.unsigned("uplink", "funds_hold_ms", range: 100...86_400_000) ?? 60000
 
         for (index, sensor) in reader.tables("sensor").enumerated() {
             let at = "sensor[\(index)]"

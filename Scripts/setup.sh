@@ -39,8 +39,8 @@ fi
 # pycose 1.1.0 requires cbor2 < 6. A failure here is not fatal: the tests that
 # need these packages say they skip and why.
 VENV="${KOGNITA_VENV:-.build-venv}"
-PY_PACKAGES=(pynacl==1.5.0 "cbor2>=5.4,<6" pycose==1.1.0)
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import nacl, cbor2, pycose' 2>/dev/null; then
+PY_PACKAGES=(pynacl==1.5.0 "cbor2>=5.4,<6" pycose==1.1.0 "paho-mqtt>=2,<3")
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import nacl, cbor2, pycose, paho.mqtt' 2>/dev/null; then
   echo "setup: preparing Python venv $VENV (${PY_PACKAGES[*]})"
   if python3 -m venv "$VENV" && "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"; then
     :

@@ -95,9 +95,8 @@ case "run":
     let configuration = loadConfiguration(configPath)
     let runtime: AgentRuntime
     do { runtime = try AgentRuntime(configuration) } catch { fail("cannot start: \(error)") }
-    let signals = runtime.stopOnSignals()
+    runtime.stopOnSignals()
     do { try await runtime.run() } catch { fail("stopped on an error: \(error)") }
-    _ = signals
 default:
     fail("unknown command '\(command)'\n\(usage)", code: 64)
 }

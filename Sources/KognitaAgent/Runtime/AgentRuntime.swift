@@ -30,6 +30,7 @@ public final class AgentRuntime {
     private var status = AgentStatus()
     private var statusWrittenAt: UInt64 = 0
     private var statusDirty = true
+    private var signalSources: [any DispatchSourceSignal] = []
     private let events: AsyncStream<Event>
     private let sink: AsyncStream<Event>.Continuation
 
@@ -85,10 +86,12 @@ public final class AgentRuntime {
     public func requestStop() { sink.yield(.stop) }
 
     /// Makes SIGTERM and SIGINT stop the loop cleanly (the open batch is
-    /// closed and spooled first). Keep the returned sources alive.
-    public func stopOnSignals() -> [any DispatchSourceSignal] {
+    /// closed and spooled first). The runtime keeps the signal sources alive:
+    /// a source released early (as an optimised build does with an unused
+    /// local) silently swallows the signal.
+    public func stopOnSignals() {
         let sink = self.sink
-        return [SIGTERM, SIGINT].map { number in
+        signalSources = [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { sink.yield(.stop) }

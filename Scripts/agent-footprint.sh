@@ -4,13 +4,15 @@
 # second from simulated sensors for DURATION seconds (default 60) against a
 # local mosquitto, with a bridge acking every batch final. Reports peak RSS
 # (VmHWM), CPU time per 1,000 transfers, and the stripped binary size.
+# Extra build flags to try can be passed in KOGNITA_RELEASE_FLAGS, e.g.
+#   KOGNITA_RELEASE_FLAGS="-Xswiftc -Osize -Xlinker --gc-sections" Scripts/agent-footprint.sh 20
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-60}"
 SCRATCH="$PWD/.build-release"
 PYTHON="${KOGNITA_PYTHON:-$PWD/.build-venv/bin/python}"
 
-swift build -c release --product kognita-agent --static-swift-stdlib --scratch-path "$SCRATCH" >/dev/null
+swift build -c release --product kognita-agent --static-swift-stdlib --scratch-path "$SCRATCH" ${KOGNITA_RELEASE_FLAGS:-} >/dev/null
 BIN="$SCRATCH/release/kognita-agent"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT

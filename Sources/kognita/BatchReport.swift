@@ -1,4 +1,5 @@
 import KognitaCore
+import KognitaSystem
 
 /// Renders a verified batch (or why it is not one) for people and for tools.
 enum BatchReport {
@@ -101,32 +102,9 @@ enum BatchReport {
     private static func quoted(_ text: String) -> String { JSON.string(text) }
 }
 
-/// Minimal JSON output with keys in the order given (stable for tools and diffs).
+/// JSON output for `--json`: the shared escaper, plus numbers.
 enum JSON {
-    static func object(_ fields: [(String, String)]) -> String {
-        "{" + fields.map { "\(string($0.0)):\($0.1)" }.joined(separator: ",") + "}"
-    }
-
+    static func object(_ fields: [(String, String)]) -> String { JSONText.object(fields) }
     static func number(_ value: some BinaryInteger) -> String { String(value) }
-
-    static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            // C0, DEL and C1 controls, and bidirectional overrides: a hostile
-            // sensor id must not drive the terminal or reorder what is shown.
-            case _ where scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
-                || (0x202a...0x202e).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value):
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func string(_ text: String) -> String { JSONText.string(text) }
 }

@@ -1,4 +1,5 @@
 import KognitaCore
+import KognitaSystem
 
 /// What `kognita-agent status` shows; written atomically to the status file.
 public struct AgentStatus: Sendable, Equatable {
@@ -21,7 +22,7 @@ public struct AgentStatus: Sendable, Equatable {
 
     /// The status as a JSON object (keys in a fixed order).
     public var json: String {
-        func str(_ s: String?) -> String { s.map { "\"\($0.jsonEscaped)\"" } ?? "null" }
+        func str(_ s: String?) -> String { s.map(JSONText.string) ?? "null" }
         func num(_ n: UInt64?) -> String { n.map(String.init) ?? "null" }
         return "{" + [
             "\"device\":\(str(device))", "\"network\":\(str(network))", "\"broker_connected\":\(brokerConnected)",
@@ -30,22 +31,5 @@ public struct AgentStatus: Sendable, Equatable {
             "\"spool_full\":\(spoolFull)", "\"set_aside\":\(setAside)", "\"holding\":\(str(holding))", "\"last_error\":\(str(lastError))",
             "\"transfers_produced\":\(transfersProduced)", "\"batches_final\":\(batchesFinal)", "\"updated_at\":\(updatedAt)",
         ].joined(separator: ",") + "}\n"
-    }
-}
-
-extension String {
-    var jsonEscaped: String {
-        var out = ""
-        for scalar in unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 }

@@ -17,7 +17,7 @@ case "$swift_version" in
   *) echo "setup: Swift 6.1 or later is needed; found '${swift_version:-unknown}'. Install a newer toolchain from https://www.swift.org/install/linux/." >&2; exit 1 ;;
 esac
 
-DEBIAN_PACKAGES=(pkg-config libsodium-dev libmosquitto-dev mosquitto mosquitto-clients
+DEBIAN_PACKAGES=(pkg-config libsodium-dev libmosquitto-dev mosquitto mosquitto-clients openssl
                  sqlite3 libsqlite3-dev python3 python3-venv python3-pip)
 
 missing=()

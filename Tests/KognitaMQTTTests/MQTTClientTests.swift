@@ -149,3 +149,29 @@ struct MQTTClientTests {
     }
 }
 
+
+@Suite("MQTT over TLS (real broker, throwaway CA)", .serialized)
+struct MQTTTLSTests {
+    @Test("a client that trusts the broker's CA connects over TLS 1.2+ and publishes; one that trusts another CA never connects")
+    func tls() async throws {
+        try await TemporaryDirectory.with { dir in
+            let pki = try TestCertificates(in: dir)
+            try await MosquittoBroker.with(config: pki.brokerConfiguration) { broker in
+                var good = MQTTClientTests.config(broker, "tls-good")
+                good.host = "localhost"
+                good.tls = .init(caFile: pki.caFile)
+                var bad = MQTTClientTests.config(broker, "tls-bad")
+                bad.host = "localhost"
+                bad.tls = .init(caFile: pki.otherCAFile)
+                try await withClients([good, bad]) { clients in
+                    _ = try await clients[0].waitUntilConnected()
+                    try await clients[0].publish("kognita/test/tls/batch", payload: [1, 2, 3])
+                    try await Task.sleep(for: .seconds(1))
+                    #expect(!clients[1].isConnected, "a client trusting another CA got through")
+                }
+                let log = (try? String(contentsOfFile: "\(broker.directory)/mosquitto.log", encoding: .utf8)) ?? ""
+                #expect(log.contains("tls-good"), "the TLS client did not reach the broker")
+            }
+        }
+    }
+}

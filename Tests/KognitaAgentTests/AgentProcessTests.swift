@@ -334,4 +334,32 @@ struct AgentProcessTests {
             }
         }
     }
+
+    @Test("a spool with a corrupt record in the middle: the agent starts, keeps every intact record and reports what it dropped")
+    func corruptSpool() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                var agent = try harness.start()
+                #expect(await eventually(within: 10) { harness.status() != nil })
+                try await Task.sleep(for: .milliseconds(500))
+                for units in 1...80 { try harness.setCounter(units); try await Task.sleep(for: .milliseconds(10)) }
+                #expect(await eventually(within: 10) { (harness.status()?["pending_batches"] as? Int ?? 0) >= 3 })
+                agent.stop(signal: SIGKILL)
+                let pendingBefore = harness.status()?["pending_batches"] as? Int ?? 0
+                // Flip bytes in the middle of the journal, as a failing SD card would.
+                let journal = "\(dir)/state/spool.journal"
+                var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: journal)))
+                for offset in (bytes.count / 2)..<(bytes.count / 2 + 8) { bytes[offset] ^= 0xA5 }
+                try Data(bytes).write(to: URL(fileURLWithPath: journal))
+
+                agent = try harness.start()
+                defer { agent.stop(signal: SIGKILL) }
+                #expect(await eventually(within: 10) { harness.log().contains("spool repaired on start") })
+                #expect(harness.log().contains("damaged records"), "\(harness.log().suffix(800))")
+                #expect(await eventually(within: 10) { harness.status()?["pending_batches"] as? Int == pendingBefore - 1 },
+                        "expected exactly the damaged batch to be dropped")
+            }
+        }
+    }
 }

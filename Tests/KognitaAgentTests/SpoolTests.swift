@@ -141,14 +141,18 @@ struct SpoolTests {
             let spool = try Spool(directory: dir)
             let made = try chain.append(3, to: spool)
             let head = BatchID(BLAKE2b256.hash([7]))
-            try spool.rechain(superseding: [made[1].id, made[2].id], nextSeq: 10, lastFinal: head)
-            #expect(spool.pending.map(\.id) == [made[0].id])
-            #expect(spool.nextSeq == 10 && spool.prev == head)
+            let replacement = chain.batch(seq: 10, prev: head)
+            #expect(throws: SpoolError.self) { try spool.rechain(superseding: [made[1].id], nextSeq: 10, lastFinal: head, replacements: [chain.batch(seq: 11, prev: head)]) }
+            try spool.rechain(superseding: [made[1].id, made[2].id], nextSeq: 10, lastFinal: head, replacements: [replacement])
+            #expect(spool.pending.map(\.id) == [made[0].id, replacement.id])
+            #expect(spool.nextSeq == 11 && spool.prev == replacement.id)
+            #expect(try Spool(directory: dir).pending.map(\.id) == [made[0].id, replacement.id])
+            try spool.markFinal(replacement.id)
             try spool.setAside(made[0].id, reason: "bad-signature")
             #expect(spool.pending.isEmpty)
             #expect(FileManager.default.fileExists(atPath: "\(dir)/set-aside/\(made[0].id.hex).cose"))
             let reopened = try Spool(directory: dir)
-            #expect(reopened.pending.isEmpty && reopened.nextSeq == 10 && reopened.prev == head)
+            #expect(reopened.pending.isEmpty && reopened.nextSeq == 11 && reopened.prev == replacement.id)
             #expect(reopened.setAside.map(\.id) == [made[0].id])
             #expect(throws: SpoolError.self) { try spool.append(chain.batch(seq: 4, prev: made[2].id), ruleState: []) }
         }

@@ -242,14 +242,21 @@ public final class AgentRuntime {
                 status.batchesFinal += 1
             case .rechain(let superseded, let nextSeq, let prev):
                 AgentLog.warning("re-chaining \(superseded.count) batches from seq \(nextSeq): the network's chain moved on without them")
-                try spool.rechain(superseding: superseded.map(\.id), nextSeq: nextSeq, lastFinal: prev)
-                // The same transfers, on top of the network's head; the rule
-                // state is unchanged by re-chaining, so the spooled one is kept.
+                // The same transfers, re-signed on top of the network's head,
+                // spooled together with the removal of the old batches in one
+                // record: a crash half-way can neither lose nor duplicate them.
+                var replacements: [SignedBatch] = []
+                var seq = nextSeq, previous = prev
                 for old in superseded {
-                    let signed = try sign(old.batch.transfers, now: now)
-                    try spool.append(signed, ruleState: spool.ruleState)
-                    try perform(uplink.spooled(signed, now: now), now: now)
+                    let batch = Batch(network: configuration.network, seq: seq, prev: previous, created: now,
+                                      fee: Amount(configuration.fee), transfers: old.batch.transfers)
+                    let signed = try SignedBatch.sign(batch, with: key)
+                    replacements.append(signed)
+                    seq += 1
+                    previous = signed.id
                 }
+                try spool.rechain(superseding: superseded.map(\.id), nextSeq: nextSeq, lastFinal: prev, replacements: replacements)
+                for signed in replacements { try perform(uplink.spooled(signed, now: now), now: now) }
             case .setAside(let id, let reason, let detail):
                 try spool.setAside(id, reason: reason.name)
                 let message = "the network refused batch \(id.hex) as \(reason)\(detail.isEmpty ? "" : " (\(detail))"); it is kept in \(spool.setAsideDirectory) and will not be resent: this needs a person"

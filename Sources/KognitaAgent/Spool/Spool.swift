@@ -118,11 +118,19 @@ public final class Spool {
         if finalBytes > sizeBytes / 2 && sizeBytes > 64 << 10 { try rewrite() }
     }
 
-    /// Takes batches out of the chain and continues it from the network's
-    /// head; the caller then appends re-batched transfers. Durable on return.
-    public func rechain(superseding ids: [BatchID], nextSeq: UInt64, lastFinal: BatchID) throws(SpoolError) {
-        if !ids.isEmpty { try write(.superseded(ids: ids), sync: false) }
-        try write(.head(nextSeq: nextSeq, lastFinal: lastFinal), sync: true)
+    /// Takes batches out of the chain, continues it at (nextSeq, lastFinal)
+    /// and appends their replacements, in one durable record: all or nothing.
+    public func rechain(superseding ids: [BatchID], nextSeq: UInt64, lastFinal: BatchID,
+                        replacements: [SignedBatch]) throws(SpoolError) {
+        var expectedSeq = nextSeq, expectedPrev = lastFinal
+        for batch in replacements {
+            guard batch.batch.seq == expectedSeq, batch.batch.prev == expectedPrev else {
+                throw SpoolError("replacement batch seq \(batch.batch.seq) does not continue the chain at \(expectedSeq)")
+            }
+            expectedSeq += 1
+            expectedPrev = batch.id
+        }
+        try write(.rechained(superseded: ids, nextSeq: nextSeq, prev: lastFinal, replacements: replacements.map(\.envelope)), sync: true)
     }
 
     /// Sets a refused batch aside: its bytes go to ``setAsideDirectory`` for a

@@ -22,14 +22,19 @@ enum SpoolRecord: Sendable, Equatable {
     /// A batch the network refused as malformed or bad-signature: kept aside
     /// for a person to look at, never resent.
     case setAside(id: BatchID, reason: String)
+    /// A re-chain, all or nothing: these batches leave the chain, it continues
+    /// at (nextSeq, prev), and these replacement batches (the same transfers,
+    /// re-signed) follow. One record, so a crash cannot lose the transfers
+    /// between taking the old batches out and spooling their replacements.
+    case rechained(superseded: [BatchID], nextSeq: UInt64, prev: BatchID, replacements: [[UInt8]])
     /// Written last by compaction: the chain position and rule state, which
     /// may come from batches that were compacted away.
     case checkpoint(nextSeq: UInt64, prev: BatchID, ruleState: [UInt8])
 
     static let magic: [UInt8] = [0x4B, 0x53]
     static let headerSize = 2 + 1 + 4 + 4
-    /// Largest payload accepted when reading: a batch plus generous rule state.
-    static let maxPayload = 1 << 20
+    /// Largest payload accepted when reading: a re-chain of 64 full batches.
+    static let maxPayload = 64 * ProtocolLimits.maxEnvelopeBytes + 4096
 
     var typeCode: UInt8 {
         switch self {
@@ -39,6 +44,7 @@ enum SpoolRecord: Sendable, Equatable {
         case .head: 4
         case .setAside: 5
         case .checkpoint: 6
+        case .rechained: 7
         }
     }
 
@@ -65,6 +71,14 @@ enum SpoolRecord: Sendable, Equatable {
             w.writeMapHeader(2)
             w.writeUnsigned(0); w.writeBytes(id.rawValue)
             w.writeUnsigned(1); w.writeText(reason)
+        case .rechained(let ids, let nextSeq, let prev, let replacements):
+            w.writeMapHeader(4)
+            w.writeUnsigned(0); w.writeArrayHeader(ids.count)
+            for id in ids { w.writeBytes(id.rawValue) }
+            w.writeUnsigned(1); w.writeUnsigned(nextSeq)
+            w.writeUnsigned(2); w.writeBytes(prev.rawValue)
+            w.writeUnsigned(3); w.writeArrayHeader(replacements.count)
+            for envelope in replacements { w.writeBytes(envelope) }
         case .checkpoint(let nextSeq, let prev, let ruleState):
             w.writeMapHeader(3)
             w.writeUnsigned(0); w.writeUnsigned(nextSeq)
@@ -103,6 +117,13 @@ enum SpoolRecord: Sendable, Equatable {
         case 5:
             guard let id = bytes32(value[0]), case .text(let reason)? = value[1] else { return nil }
             return .setAside(id: id, reason: reason)
+        case 7:
+            guard case .array(let idItems)? = value[0], case .unsigned(let next)? = value[1], let prev = bytes32(value[2]),
+                  case .array(let envelopeItems)? = value[3] else { return nil }
+            let ids = idItems.compactMap { bytes32($0) }
+            let envelopes = envelopeItems.compactMap { item -> [UInt8]? in if case .bytes(let b) = item { b } else { nil } }
+            guard ids.count == idItems.count, envelopes.count == envelopeItems.count else { return nil }
+            return .rechained(superseded: ids, nextSeq: next, prev: prev, replacements: envelopes)
         case 6:
             guard case .unsigned(let next)? = value[0], let prev = bytes32(value[1]),
                   case .bytes(let state)? = value[2] else { return nil }

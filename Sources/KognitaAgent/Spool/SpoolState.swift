@@ -41,6 +41,17 @@ struct SpoolState {
                 pending.removeAll { $0.id == id }
                 setAside.append((id, reason))
             }
+        case .rechained(let ids, let next, let last, let replacements):
+            let gone = Set(ids)
+            pending.removeAll { gone.contains($0.id) }
+            nextSeq = next
+            prev = last
+            for envelope in replacements {
+                guard let signed = try? SignedBatch.verify(envelope) else { unusable += 1; continue }
+                pending.append(Pending(signed: signed))
+                nextSeq = signed.batch.seq + 1
+                prev = signed.id
+            }
         case .checkpoint(let next, let last, let state):
             nextSeq = next
             prev = last

@@ -78,12 +78,8 @@ public final class MQTTClient: @unchecked Sendable {
         self.configuration = configuration
         (messages, messageSink) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .bufferingOldest(max(1, configuration.inboundBufferSize)))
         (events, eventSink) = AsyncStream.makeStream(of: MQTTEvent.self, bufferingPolicy: .bufferingNewest(256))
-        do throws(MQTTError) {
-            try configure()
-        } catch {
-            mosquitto_destroy(handle)
-            throw error
-        }
+        // On failure, deinit (which runs: every property is set) destroys the handle.
+        try configure()
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         installCallbacks()
     }

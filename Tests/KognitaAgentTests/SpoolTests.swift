@@ -86,10 +86,12 @@ struct SpoolTests {
             let firstLength = bytes.count / 3
             bytes[firstLength + 40] ^= 0x55
             try Data(bytes).write(to: URL(fileURLWithPath: path))
-            let spool = try Spool(directory: dir)
-            #expect(spool.pending.map(\.id) == [made[0].id, made[2].id])
-            #expect(spool.recovery.dropped.count == 1)
-            #expect(!spool.recovery.tornTailOnly)
+            do {
+                let spool = try Spool(directory: dir)
+                #expect(spool.pending.map(\.id) == [made[0].id, made[2].id])
+                #expect(spool.recovery.dropped.count == 1)
+                #expect(!spool.recovery.tornTailOnly)
+            }
             // The repaired journal opens cleanly next time.
             #expect(try Spool(directory: dir).recovery.dropped.isEmpty)
         }
@@ -110,16 +112,21 @@ struct SpoolTests {
     @Test("acknowledged records are compacted away and the state is unchanged")
     func compaction() async throws {
         try await TemporaryDirectory.with { dir in
-            let spool = try Spool(directory: dir)
-            let made = try chain.append(400, to: spool)
-            let before = spool.size
-            for batch in made.dropLast(2) { try spool.markFinal(batch.id) }
-            #expect(spool.size < before / 4, "size \(spool.size) after compaction, \(before) before")
-            #expect(spool.pending.map(\.id) == made.suffix(2).map(\.id))
+            let made: [SignedBatch]
+            let ruleState: [UInt8]
+            do {
+                let spool = try Spool(directory: dir)
+                made = try chain.append(400, to: spool)
+                let before = spool.size
+                for batch in made.dropLast(2) { try spool.markFinal(batch.id) }
+                #expect(spool.size < before / 4, "size \(spool.size) after compaction, \(before) before")
+                #expect(spool.pending.map(\.id) == made.suffix(2).map(\.id))
+                ruleState = spool.ruleState
+            }
             let reopened = try Spool(directory: dir)
             #expect(reopened.pending.map(\.id) == made.suffix(2).map(\.id))
             #expect(reopened.nextSeq == 401)
-            #expect(reopened.ruleState == spool.ruleState)
+            #expect(reopened.ruleState == ruleState)
         }
     }
 
@@ -132,29 +139,67 @@ struct SpoolTests {
             #expect(spool.pending.count == made.count)
             for batch in made { try spool.markFinal(batch.id) }
             #expect(spool.pending.isEmpty)
+            #expect(!spool.isFull, "a spool whose batches are all final must make room again")
+        }
+    }
+
+    @Test("two agents can never share a spool: the second is refused while the first holds it")
+    func exclusive() async throws {
+        try await TemporaryDirectory.with { dir in
+            let first = try Spool(directory: dir)
+            let error = #expect(throws: SpoolError.self) { try Spool(directory: dir) }
+            #expect(error?.description.contains("another kognita-agent") == true)
+            _ = first
+        }
+    }
+
+    @Test("how far the network is proven to be survives a reopen and a compaction")
+    func provenPosition() async throws {
+        try await TemporaryDirectory.with { dir in
+            let made: [SignedBatch]
+            do {
+                let spool = try Spool(directory: dir)
+                made = try chain.append(300, to: spool)
+                for batch in made.prefix(250) { try spool.markFinal(batch.id) } // compacts on the way
+                #expect(spool.provenNextSeq == 251)
+            }
+            let reopened = try Spool(directory: dir)
+            #expect(reopened.provenNextSeq == 251)
+            #expect(reopened.pending.count == 50)
         }
     }
 
     @Test("re-chaining takes batches out and continues from the network's head; set-aside batches are kept as files")
     func rechainAndSetAside() async throws {
         try await TemporaryDirectory.with { dir in
-            let spool = try Spool(directory: dir)
-            let made = try chain.append(3, to: spool)
             let head = BatchID(BLAKE2b256.hash([7]))
+            let made: [SignedBatch]
             let replacement = chain.batch(seq: 10, prev: head)
-            #expect(throws: SpoolError.self) { try spool.rechain(superseding: [made[1].id], nextSeq: 10, lastFinal: head, replacements: [chain.batch(seq: 11, prev: head)]) }
-            try spool.rechain(superseding: [made[1].id, made[2].id], nextSeq: 10, lastFinal: head, replacements: [replacement])
-            #expect(spool.pending.map(\.id) == [made[0].id, replacement.id])
-            #expect(spool.nextSeq == 11 && spool.prev == replacement.id)
-            #expect(try Spool(directory: dir).pending.map(\.id) == [made[0].id, replacement.id])
-            try spool.markFinal(replacement.id)
-            try spool.setAside(made[0].id, reason: "bad-signature")
-            #expect(spool.pending.isEmpty)
-            #expect(FileManager.default.fileExists(atPath: "\(dir)/set-aside/\(made[0].id.hex).cose"))
+            do {
+                let spool = try Spool(directory: dir)
+                made = try chain.append(3, to: spool)
+                #expect(throws: SpoolError.self) {
+                    try spool.rechain(superseding: [made[1].id], nextSeq: 10, lastFinal: head, replacements: [chain.batch(seq: 11, prev: head)])
+                }
+                try spool.rechain(superseding: [made[1].id, made[2].id], nextSeq: 10, lastFinal: head, replacements: [replacement])
+                #expect(spool.pending.map(\.id) == [made[0].id, replacement.id])
+                #expect(spool.nextSeq == 11 && spool.prev == replacement.id)
+                #expect(throws: SpoolError.self) { try spool.append(chain.batch(seq: 4, prev: made[2].id), ruleState: []) }
+            }
+            do {
+                let spool = try Spool(directory: dir)
+                #expect(spool.pending.map(\.id) == [made[0].id, replacement.id])
+                #expect(spool.provenNextSeq == 10)
+                try spool.markFinal(replacement.id)
+                try spool.setAside(made[0].id, reason: "bad-signature")
+                #expect(spool.pending.isEmpty)
+                #expect(FileManager.default.fileExists(atPath: "\(dir)/set-aside/\(made[0].id.hex).cose"))
+            }
             let reopened = try Spool(directory: dir)
             #expect(reopened.pending.isEmpty && reopened.nextSeq == 11 && reopened.prev == replacement.id)
             #expect(reopened.setAside.map(\.id) == [made[0].id])
-            #expect(throws: SpoolError.self) { try spool.append(chain.batch(seq: 4, prev: made[2].id), ruleState: []) }
+            #expect(reopened.provenNextSeq == 11)
         }
     }
+
 }

@@ -175,3 +175,14 @@ struct MQTTTLSTests {
         }
     }
 }
+
+@Suite("MQTT client set-up errors")
+struct MQTTSetupTests {
+    @Test("an unreadable TLS file is an error that says so, not a crash")
+    func badTLSFile() {
+        var configuration = MQTTConfiguration(clientID: "tls-missing")
+        configuration.tls = .init(caFile: "/nonexistent/ca.pem")
+        let error = #expect(throws: MQTTError.self) { try MQTTClient(configuration) }
+        #expect(error?.description.contains("TLS") == true)
+    }
+}

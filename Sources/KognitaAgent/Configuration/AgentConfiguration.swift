@@ -127,6 +127,7 @@ public struct AgentConfiguration: Sendable {
             }
             c.rules.append(.init(id: id, sensor: sensor, recipient: recipient, everyUnits: every, pricePerUnit: price, hourlyCap: cap))
         }
+        if Set(c.rules.map(\.id)).count != c.rules.count { reader.fail("rule", "two rules share an id; each rule's state is kept under its id") }
         reader.rejectUnknownKeys()
         return reader.errors.isEmpty ? .success(c) : .failure(ConfigurationErrors(reader.errors))
     }

@@ -77,7 +77,9 @@ public struct PerUnitRule: Sendable, Hashable {
 
     private mutating func payment(for reading: Reading) -> Transfer? {
         let hour = reading.at / 3_600_000
-        if hour != state.hour { state.hour = hour; state.spentThisHour = 0 }
+        // Only a later hour resets the spend: a clock that steps back (a Pi
+        // without RTC before NTP) must not open a fresh allowance.
+        if hour > state.hour { state.hour = hour; state.spentThisHour = 0 }
         let blockMilli = settings.everyUnits.multipliedReportingOverflow(by: 1000)
         let blockPrice = settings.everyUnits.multipliedReportingOverflow(by: settings.pricePerUnit)
         guard !blockMilli.overflow, !blockPrice.overflow, blockPrice.partialValue > 0 else { return nil }

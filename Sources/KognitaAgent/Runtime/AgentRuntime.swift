@@ -45,7 +45,7 @@ public final class AgentRuntime {
         }
         rules = RuleBook(configuration.rules, resumingFrom: spool.ruleState)
         batcher = Batcher(limits: configuration.batcher)
-        uplink = Uplink(pending: spool.pending, settings: configuration.uplink)
+        uplink = Uplink(pending: spool.pending, provenNextSeq: spool.provenNextSeq, settings: configuration.uplink)
         let now = currentMilliseconds()
         sensors = configuration.sensors.map { settings -> any Sensor in
             switch settings {
@@ -161,7 +161,8 @@ public final class AgentRuntime {
     }
 
     private func handle(_ message: MQTTMessage, now: UInt64) throws {
-        guard message.topic == topics.ack else { return }
+        // Acks are never retained by a correct bridge; a retained one is an old replay.
+        guard message.topic == topics.ack, !message.retained else { return }
         let ack: Ack
         do throws(ProtocolError) { ack = try Ack(decoding: message.payload) } catch {
             AgentLog.warning("ignoring an ack that does not decode: \(error)")
@@ -228,6 +229,9 @@ public final class AgentRuntime {
         for action in actions {
             switch action {
             case .publish(let batch):
+                // While disconnected, do not pile copies into libmosquitto's
+                // queue: the uplink resends everything on reconnect.
+                guard status.brokerConnected else { continue }
                 let client = self.client, topic = topics.batch
                 Task {
                     do { try await client.publish(topic, payload: batch.envelope) } catch {

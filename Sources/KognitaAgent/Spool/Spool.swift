@@ -43,13 +43,20 @@ public final class Spool {
     private var state = SpoolState()
     private var fd: Int32
     private var sizeBytes: Int
-    private var finalBytes = 0
+    /// Held for the spool's lifetime: two agents must never share a spool.
+    private let lockFD: Int32
 
     /// Opens (or creates) the spool in `directory`, replaying and repairing it.
     public init(directory: String, capacityBytes: Int = 16 << 20) throws(SpoolError) {
         path = "\(directory)/spool.journal"
         setAsideDirectory = "\(directory)/set-aside"
         self.capacityBytes = capacityBytes
+        lockFD = open("\(directory)/spool.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockFD >= 0 else { throw SpoolError("cannot open \(directory)/spool.lock: \(String(cString: strerror(errno)))") }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            close(lockFD)
+            throw SpoolError("another kognita-agent is using \(directory) (its spool is locked); run one agent per state directory")
+        }
         let existing: [UInt8]
         do throws(FileError) {
             existing = try FileIO.read(path, maxBytes: max(capacityBytes * 2, 64 << 20))
@@ -65,7 +72,7 @@ public final class Spool {
                             unusableBatches: state.unusable)
         fd = -1
         sizeBytes = 0
-        if !scan.damaged.isEmpty || state.unusable > 0 {
+        if !scan.damaged.isEmpty || state.unusable > 0 || existing.count > 2 * max(state.liveBytes, 32 << 10) {
             try rewrite() // a clean journal with only what is live
         } else {
             try openForAppend()
@@ -73,7 +80,13 @@ public final class Spool {
         }
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit {
+        if fd >= 0 { close(fd) }
+        close(lockFD) // releases the lock
+    }
+
+    /// How far the network is proven to be (see SpoolState.provenNextSeq).
+    public var provenNextSeq: UInt64 { state.provenNextSeq }
 
     // MARK: - State
 
@@ -112,10 +125,9 @@ public final class Spool {
 
     /// Records that the network made a batch final. Not fsynced (see above).
     public func markFinal(_ id: BatchID) throws(SpoolError) {
-        guard let entry = state.pending.first(where: { $0.id == id }) else { return }
+        guard state.pending.contains(where: { $0.id == id }) else { return }
         try write(.final(id: id), sync: false)
-        finalBytes += entry.signed.envelope.count + SpoolRecord.headerSize + 8
-        if finalBytes > sizeBytes / 2 && sizeBytes > 64 << 10 { try rewrite() }
+        try compactIfWorthIt()
     }
 
     /// Takes batches out of the chain, continues it at (nextSeq, lastFinal)
@@ -144,6 +156,14 @@ public final class Spool {
             throw SpoolError("cannot keep refused batch \(id.hex) aside: \(error)")
         }
         try write(.setAside(id: id, reason: reason), sync: true)
+    }
+
+    /// Rewrites the journal when more than half of it is dead (or it is full
+    /// and anything is dead), measured exactly from the live state.
+    private func compactIfWorthIt() throws(SpoolError) {
+        guard sizeBytes > 32 << 10 || isFull else { return }
+        let live = state.liveBytes
+        if sizeBytes > 2 * live || (isFull && sizeBytes > live) { try rewrite() }
     }
 
     // MARK: - Files
@@ -176,7 +196,6 @@ public final class Spool {
         if fd >= 0 { close(fd) }
         try openForAppend()
         sizeBytes = bytes.count
-        finalBytes = 0
     }
 
     private func openForAppend() throws(SpoolError) {

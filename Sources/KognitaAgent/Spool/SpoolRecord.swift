@@ -27,14 +27,17 @@ enum SpoolRecord: Sendable, Equatable {
     /// re-signed) follow. One record, so a crash cannot lose the transfers
     /// between taking the old batches out and spooling their replacements.
     case rechained(superseded: [BatchID], nextSeq: UInt64, prev: BatchID, replacements: [[UInt8]])
+    /// Written by compaction: how far the network is proven to be.
+    case proven(nextSeq: UInt64)
     /// Written last by compaction: the chain position and rule state, which
     /// may come from batches that were compacted away.
     case checkpoint(nextSeq: UInt64, prev: BatchID, ruleState: [UInt8])
 
     static let magic: [UInt8] = [0x4B, 0x53]
     static let headerSize = 2 + 1 + 4 + 4
-    /// Largest payload accepted when reading: a re-chain of 64 full batches.
-    static let maxPayload = 64 * ProtocolLimits.maxEnvelopeBytes + 4096
+    /// No fixed cap when reading: a record's length is checked against the
+    /// bytes actually in the file, and a re-chain record may be large.
+    static let maxPayload = Int(Int32.max)
 
     var typeCode: UInt8 {
         switch self {
@@ -45,6 +48,7 @@ enum SpoolRecord: Sendable, Equatable {
         case .setAside: 5
         case .checkpoint: 6
         case .rechained: 7
+        case .proven: 8
         }
     }
 
@@ -71,6 +75,9 @@ enum SpoolRecord: Sendable, Equatable {
             w.writeMapHeader(2)
             w.writeUnsigned(0); w.writeBytes(id.rawValue)
             w.writeUnsigned(1); w.writeText(reason)
+        case .proven(let nextSeq):
+            w.writeMapHeader(1)
+            w.writeUnsigned(0); w.writeUnsigned(nextSeq)
         case .rechained(let ids, let nextSeq, let prev, let replacements):
             w.writeMapHeader(4)
             w.writeUnsigned(0); w.writeArrayHeader(ids.count)
@@ -117,6 +124,9 @@ enum SpoolRecord: Sendable, Equatable {
         case 5:
             guard let id = bytes32(value[0]), case .text(let reason)? = value[1] else { return nil }
             return .setAside(id: id, reason: reason)
+        case 8:
+            guard case .unsigned(let next)? = value[0] else { return nil }
+            return .proven(nextSeq: next)
         case 7:
             guard case .array(let idItems)? = value[0], case .unsigned(let next)? = value[1], let prev = bytes32(value[2]),
                   case .array(let envelopeItems)? = value[3] else { return nil }

@@ -19,6 +19,10 @@ struct SpoolState {
     private(set) var ruleState: [UInt8] = []
     /// Records that could not be applied (a batch that no longer verifies).
     private(set) var unusable = 0
+    /// How far the network is proven to be (past our last final batch, or a
+    /// head we re-chained on). Restored into the uplink after a restart, so a
+    /// stale head queued on the broker cannot make it re-chain a final batch.
+    private(set) var provenNextSeq: UInt64 = 0
 
     mutating func apply(_ record: SpoolRecord) {
         switch record {
@@ -29,6 +33,7 @@ struct SpoolState {
             prev = signed.id
             ruleState = state
         case .final(let id):
+            if let batch = pending.first(where: { $0.id == id }) { provenNextSeq = max(provenNextSeq, batch.seq + 1) }
             pending.removeAll { $0.id == id }
         case .superseded(let ids):
             let gone = Set(ids)
@@ -42,6 +47,7 @@ struct SpoolState {
                 setAside.append((id, reason))
             }
         case .rechained(let ids, let next, let last, let replacements):
+            provenNextSeq = max(provenNextSeq, next)
             let gone = Set(ids)
             pending.removeAll { gone.contains($0.id) }
             nextSeq = next
@@ -56,6 +62,8 @@ struct SpoolState {
             nextSeq = next
             prev = last
             ruleState = state
+        case .proven(let next):
+            provenNextSeq = max(provenNextSeq, next)
         }
     }
 
@@ -63,6 +71,11 @@ struct SpoolState {
     /// aside are dropped from the journal; they were logged when set aside.
     func compactedRecords() -> [SpoolRecord] {
         pending.map { .batch(envelope: $0.signed.envelope, ruleState: []) }
-            + [.checkpoint(nextSeq: nextSeq, prev: prev, ruleState: ruleState)]
+            + [.checkpoint(nextSeq: nextSeq, prev: prev, ruleState: ruleState), .proven(nextSeq: provenNextSeq)]
+    }
+
+    /// Bytes the compacted journal would take (what is still live).
+    var liveBytes: Int {
+        compactedRecords().reduce(0) { $0 + $1.encoded().count }
     }
 }

@@ -68,10 +68,11 @@ public struct Uplink: Sendable {
     private var furthestHead: UInt64 = 0
     private var syncAskedAt: UInt64?
 
-    /// Starts with what the spool holds.
-    public init(pending: [SignedBatch], settings: Settings = Settings()) {
+    /// Starts with what the spool holds, and how far the network is proven to be.
+    public init(pending: [SignedBatch], provenNextSeq: UInt64 = 0, settings: Settings = Settings()) {
         self.pending = pending
         self.settings = settings
+        furthestHead = provenNextSeq
     }
 
     // MARK: - Events
@@ -103,6 +104,8 @@ public struct Uplink: Sendable {
 
     /// An ack arrived on our ack topic.
     public mutating func received(_ ack: Ack, now: UInt64) -> [Action] {
+        // An implausible head (seq 0, or a first seq with a prev) is ignored, whole.
+        if let head = ack.head, head.nextSeq == 0 || (head.nextSeq == 1) != head.lastFinal.rawValue.isZero { return [] }
         if let head = ack.head { status.lastHead = head }
         switch ack.status {
         case .accepted:

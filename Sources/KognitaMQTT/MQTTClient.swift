@@ -227,6 +227,20 @@ public final class MQTTClient: @unchecked Sendable {
         try await awaitCompletion(mid: mid, kind: .publish, operation: "publish to \(topic)")
     }
 
+    /// Queues a publish in libmosquitto and returns at once, without waiting
+    /// for the PUBACK. Calls from one thread go out in the order made (the
+    /// agent relies on this for its chain of batches; end-to-end acks, not
+    /// PUBACKs, tell it what arrived).
+    public func send(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) throws(MQTTError) {
+        var mid: Int32 = 0
+        let rc = payload.withUnsafeBytes {
+            mosquitto_publish_v5(handle, &mid, topic, Int32($0.count), $0.baseAddress, qos, retain, nil)
+        }
+        let queued = rc == MOSQ_ERR_NO_CONN.rawValue && qos > 0 && mid != 0
+        guard rc == MOSQ_ERR_SUCCESS.rawValue || queued else { throw MQTTError("publish to \(topic)", code: rc) }
+        state.withLock { s in if s.early.removeValue(forKey: mid) == nil { s.unawaited.insert(mid) } }
+    }
+
     /// Subscribes to topic filters (restored automatically if the broker loses our session).
     public func subscribe(_ filters: [String], qos: Int32 = 1) async throws {
         guard !filters.isEmpty else { return }

@@ -70,7 +70,9 @@ public enum FileIO {
     /// Without `replace`, an existing file at `path` is left alone and
     /// ``FileError/alreadyExists`` is thrown; the check and the creation are one
     /// atomic `link`, so two writers cannot both win.
-    public static func writeAtomically<Bytes: ContiguousByteStorage>(_ bytes: Bytes, to path: String, mode: mode_t = 0o600, replace: Bool) throws(FileError) {
+    /// With `durable` false the data and directory are not fsynced: still
+    /// atomic (never half-written), but not guaranteed to survive a power cut.
+    public static func writeAtomically<Bytes: ContiguousByteStorage>(_ bytes: Bytes, to path: String, mode: mode_t = 0o600, replace: Bool, durable: Bool = true) throws(FileError) {
         let directory = parentDirectory(of: path)
         let suffix = Hex.encode(Sodium.randomBytes(6))
         let temporary = "\(directory)/.\(baseName(of: path)).tmp-\(getpid())-\(suffix)"
@@ -83,7 +85,7 @@ public enum FileIO {
             // open() applies the umask; the caller's mode is what must hold.
             guard fchmod(fd, mode) == 0 else { throw FileError(path, errno: errno, doing: "cannot set the file mode") }
             try writeAll(fd, bytes, path: path)
-            guard fsync(fd) == 0 else { throw FileError(path, errno: errno, doing: "cannot fsync") }
+            if durable { guard fsync(fd) == 0 else { throw FileError(path, errno: errno, doing: "cannot fsync") } }
         }
         if replace {
             guard rename(temporary, path) == 0 else { throw FileError(path, errno: errno, doing: "cannot rename the temporary file into place") }
@@ -94,7 +96,7 @@ public enum FileIO {
                 throw FileError(path, errno: errno, doing: "cannot create")
             }
         }
-        syncDirectory(directory)
+        if durable { syncDirectory(directory) }
     }
 
     private static func writeAll<Bytes: ContiguousByteStorage>(_ fd: Int32, _ bytes: Bytes, path: String) throws(FileError) {

@@ -102,6 +102,20 @@ struct UplinkTests {
         #expect(Self.published(uplink.tick(now: 60_010)) == [1, 2])
     }
 
+    @Test("not-authorized, wrong-network and fee-too-low hold and retry (fixable outside the device); nothing is set aside",
+          arguments: [RejectReason.notAuthorized, .wrongNetwork, .feeTooLow])
+    func holdsOnFixableRejections(reason: RejectReason) {
+        let made = batches(1)
+        var uplink = Uplink(pending: [])
+        _ = uplink.spooled(made[0], now: 0)
+        let actions = uplink.received(Ack(id: made[0].id, seq: 1, status: .rejected, reason: reason), now: 10)
+        #expect(actions.isEmpty)
+        #expect(uplink.pending == made)
+        #expect(uplink.status.holdingUntil != nil)
+        #expect(uplink.status.lastError?.contains(reason.name) == true)
+        #expect(Self.published(uplink.tick(now: 60_010)) == [1])
+    }
+
     @Test("malformed and bad-signature set the batch aside and re-chain what was built on it")
     func setAside() {
         let made = batches(2)

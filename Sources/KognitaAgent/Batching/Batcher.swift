@@ -25,9 +25,10 @@ public struct Batcher: Sendable {
     public private(set) var open: [Transfer] = []
     private var openedAt: UInt64 = 0
     private var openBytes = 0
-    /// Space for the batch fields around the transfers: version, a 32-byte
-    /// network, seq, prev, created, fee and the array head.
-    private static let batchOverhead = 100
+    /// Space for the batch fields around the transfers, worst case: map head,
+    /// version, a 32-byte network, 9-byte seq, created and fee, 32-byte prev
+    /// and the array head (107 bytes), rounded up.
+    private static let batchOverhead = 128
 
     public init(limits: Limits) { self.limits = limits }
 

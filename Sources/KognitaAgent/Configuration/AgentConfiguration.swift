@@ -101,6 +101,7 @@ public struct AgentConfiguration: Sendable {
                 c.sensors.append(.file(id: id, path: path, scale: reader.float(sensor, at, "scale") ?? 1, pollMilliseconds: poll))
             case "simulated":
                 let rate = reader.float(sensor, at, "rate") ?? 1
+                guard (0...1e12).contains(rate) else { reader.fail("\(at).rate", "must be between 0 and 1e12 units per second"); continue }
                 c.sensors.append(.simulated(id: id, milliUnitsPerSecond: Int64((rate * 1000).rounded()), pollMilliseconds: poll))
             case let kind:
                 reader.fail("\(at).kind", "'\(kind)' is not a sensor kind; use \"file\" or \"simulated\"")

@@ -68,7 +68,8 @@ public struct PerUnitRule: Sendable, Hashable {
         defer { state.lastCounter = reading.milliUnits }
         if let last = state.lastCounter {
             // A counter that went backwards was reset: count what it shows now.
-            let delta = reading.milliUnits >= last ? reading.milliUnits - last : max(0, reading.milliUnits)
+            let (difference, overflow) = reading.milliUnits.subtractingReportingOverflow(last)
+            let delta = reading.milliUnits >= last && !overflow ? difference : max(0, reading.milliUnits)
             state.unpaid = state.unpaid.addingReportingOverflow(UInt64(delta)).partialValue
         }
         guard mayPay else { return nil }

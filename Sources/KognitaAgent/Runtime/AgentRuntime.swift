@@ -232,15 +232,12 @@ public final class AgentRuntime {
                 // While disconnected, do not pile copies into libmosquitto's
                 // queue: the uplink resends everything on reconnect.
                 guard status.brokerConnected else { continue }
-                let client = self.client, topic = topics.batch
-                Task {
-                    do { try await client.publish(topic, payload: batch.envelope) } catch {
-                        AgentLog.warning("publish of batch \(batch.batch.seq) failed: \(error) (it will be resent)")
-                    }
+                // Queued straight from this loop, so batches go out in chain order.
+                do throws(MQTTError) { try client.send(topics.batch, payload: batch.envelope) } catch {
+                    AgentLog.warning("publish of batch \(batch.batch.seq) failed: \(error) (it will be resent)")
                 }
             case .requestSync:
-                let client = self.client, topic = topics.sync
-                Task { try? await client.publish(topic, payload: []) }
+                try? client.send(topics.sync, payload: [])
             case .markFinal(let id):
                 try spool.markFinal(id)
                 status.batchesFinal += 1
@@ -294,7 +291,8 @@ public final class AgentRuntime {
         if let error = uplink.status.lastError { status.lastError = error }
         status.updatedAt = now
         do throws(FileError) {
-            try FileIO.writeAtomically(Array(status.json.utf8), to: configuration.resolvedStatusFile, mode: 0o644, replace: true)
+            // Atomic (rename) but not fsynced: it is rewritten every second, and SD cards wear out.
+            try FileIO.writeAtomically(Array(status.json.utf8), to: configuration.resolvedStatusFile, mode: 0o644, replace: true, durable: false)
         } catch { AgentLog.warning("cannot write the status file: \(error)") }
         statusWrittenAt = now
         statusDirty = false

@@ -146,14 +146,17 @@ public struct Uplink: Sendable {
             // will later be answered final (it was ours) or stale.
             if let id = batch?.id { backOff(id, now: now) }
             return []
-        case .insufficientFunds:
+        case .insufficientFunds, .notAuthorized, .wrongNetwork, .feeTooLow:
+            // Fixable outside the device (funds, registration, configuration,
+            // fee policy): hold everything and try again later; the reason is
+            // in the status. Setting batches aside would quarantine the backlog.
             status.holdingUntil = now + settings.fundsHoldMilliseconds
             for id in flights.keys { flights[id]?.nextAt = now + settings.fundsHoldMilliseconds }
             return []
         case .overloaded:
             if let id = batch?.id { backOff(id, now: now) }
             return []
-        case .malformed, .badSignature, .wrongNetwork, .notAuthorized, .tooLarge, .feeTooLow:
+        case .malformed, .badSignature, .tooLarge:
             guard let batch else { return [] }
             pending.removeAll { $0.id == batch.id }
             flights[batch.id] = nil

@@ -170,6 +170,7 @@ public final class MQTTClient: @unchecked Sendable {
                 }
                 if stopping { break }
                 if hadSession { delay = configuration.reconnectDelayMinSeconds }
+                failPendingSubscribes(reason: "connection to \(endpoint) lost")
                 eventSink.yield(.disconnected(description: "connection to \(endpoint) lost: \(String(cString: mosquitto_strerror(loopRC)))"))
             } else {
                 eventSink.yield(.disconnected(description: "cannot connect to \(endpoint): \(String(cString: mosquitto_strerror(rc)))\(rc == MOSQ_ERR_ERRNO.rawValue ? " (\(String(cString: strerror(errno))))" : "")"))
@@ -197,6 +198,17 @@ public final class MQTTClient: @unchecked Sendable {
         }
         return mosquitto_connect_bind_v5(handle, configuration.host, Int32(configuration.port),
                                          configuration.keepAliveSeconds, nil, properties)
+    }
+
+    /// libmosquitto drops SUBSCRIBE packets in flight when the connection is
+    /// lost (unlike QoS 1 publishes, which it resends), so their waiters would
+    /// wait forever: fail them, and let the caller subscribe again on reconnect.
+    private func failPendingSubscribes(reason: String) {
+        let waiting = state.withLock { s in
+            defer { s.subscribes.removeAll() }
+            return Array(s.subscribes.values)
+        }
+        for continuation in waiting { continuation.resume(throwing: MQTTError("subscribe: \(reason) before the broker answered; subscribe again once connected")) }
     }
 
     private func failEverythingPending() {

@@ -161,6 +161,27 @@ struct AgentHarness {
     }
 
     func log() -> String { (try? String(contentsOfFile: "\(directory)/agent.log", encoding: .utf8)) ?? "" }
+
+    /// Waits until the agent runs and has taken its baseline reading (nothing
+    /// before the first reading is paid, so the test must not consume earlier).
+    func waitUntilRunning() async throws {
+        guard await eventually(within: 10, { status() != nil }) else {
+            throw TestSupportError("the agent never wrote its status:\n\(log())")
+        }
+        try await Task.sleep(for: .milliseconds(500))
+    }
+
+    /// Runs the agent with no bridge until `units` of consumption sit in at
+    /// least `batches` spooled batches, then kills it with SIGKILL.
+    func spoolWithoutBridge(units: Int, batches: Int) async throws {
+        let agent = try start()
+        defer { agent.stop(signal: SIGKILL) }
+        try await waitUntilRunning()
+        for unit in 1...units { try setCounter(unit); try await Task.sleep(for: .milliseconds(10)) }
+        guard await eventually(within: 10, { (status()?["pending_batches"] as? Int ?? 0) >= batches }) else {
+            throw TestSupportError("the agent did not spool \(batches) batches:\n\(log())")
+        }
+    }
 }
 
 /// Polls `condition` every 50 ms until it holds or `seconds` pass.
@@ -309,13 +330,7 @@ struct AgentProcessTests {
         try await MosquittoBroker.with { broker in
             try await TemporaryDirectory.with { dir in
                 let harness = try AgentHarness(directory: dir, port: broker.port)
-                // No bridge yet: batches stay in the spool.
-                var agent = try harness.start()
-                #expect(await eventually(within: 10) { harness.status() != nil })
-                try await Task.sleep(for: .milliseconds(500))
-                for units in 1...60 { try harness.setCounter(units); try await Task.sleep(for: .milliseconds(10)) }
-                #expect(await eventually(within: 10) { (harness.status()?["pending_batches"] as? Int ?? 0) >= 2 })
-                agent.stop(signal: SIGKILL)
+                try await harness.spoolWithoutBridge(units: 60, batches: 2)
                 // Tear the last record, as a power cut mid-write would.
                 let journal = "\(dir)/state/spool.journal"
                 let bytes = try Data(contentsOf: URL(fileURLWithPath: journal))
@@ -323,7 +338,7 @@ struct AgentProcessTests {
 
                 let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
                 defer { bridge.stop() }
-                agent = try harness.start()
+                let agent = try harness.start()
                 defer { agent.stop(signal: SIGKILL) }
                 #expect(await eventually(within: 10) { harness.log().contains("spool repaired on start") })
                 #expect(harness.log().contains("torn last record"))
@@ -340,12 +355,7 @@ struct AgentProcessTests {
         try await MosquittoBroker.with { broker in
             try await TemporaryDirectory.with { dir in
                 let harness = try AgentHarness(directory: dir, port: broker.port)
-                var agent = try harness.start()
-                #expect(await eventually(within: 10) { harness.status() != nil })
-                try await Task.sleep(for: .milliseconds(500))
-                for units in 1...80 { try harness.setCounter(units); try await Task.sleep(for: .milliseconds(10)) }
-                #expect(await eventually(within: 10) { (harness.status()?["pending_batches"] as? Int ?? 0) >= 3 })
-                agent.stop(signal: SIGKILL)
+                try await harness.spoolWithoutBridge(units: 80, batches: 3)
                 let pendingBefore = harness.status()?["pending_batches"] as? Int ?? 0
                 // Flip bytes in the middle of the journal, as a failing SD card would.
                 let journal = "\(dir)/state/spool.journal"
@@ -353,7 +363,7 @@ struct AgentProcessTests {
                 for offset in (bytes.count / 2)..<(bytes.count / 2 + 8) { bytes[offset] ^= 0xA5 }
                 try Data(bytes).write(to: URL(fileURLWithPath: journal))
 
-                agent = try harness.start()
+                let agent = try harness.start()
                 defer { agent.stop(signal: SIGKILL) }
                 #expect(await eventually(within: 10) { harness.log().contains("spool repaired on start") })
                 #expect(harness.log().contains("damaged records"), "\(harness.log().suffix(800))")

@@ -372,4 +372,22 @@ struct AgentProcessTests {
             }
         }
     }
+
+    @Test("a replaced key file with batches of the old key still spooled: the agent refuses to start and says why")
+    func replacedKey() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                try await harness.spoolWithoutBridge(units: 30, batches: 1)
+                let keyPath = "\(dir)/state/device.key"
+                try FileManager.default.removeItem(atPath: keyPath)
+                let keygen = try ChildProcess.run(try Repository.builtProduct("kognita"), ["keygen", "--out", keyPath])
+                #expect(keygen.status == 0)
+                let agent = try harness.start()
+                defer { agent.stop(signal: SIGKILL) }
+                #expect(await eventually(within: 10) { !agent.isRunning }, "the agent kept running with a foreign key")
+                #expect(harness.log().contains("the key file was replaced"))
+            }
+        }
+    }
 }

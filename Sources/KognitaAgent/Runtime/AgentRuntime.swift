@@ -6,6 +6,12 @@ import KognitaSystem
 import Glibc
 #endif
 
+/// The agent cannot start; the description says why and what to do.
+public struct AgentStartError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// The running agent: sensors feed rules, rules feed the batcher, closed
 /// batches are signed into the spool, and the uplink sends them until final.
 /// All state is touched by one loop (``run()``), so no locks are needed.
@@ -40,6 +46,12 @@ public final class AgentRuntime {
         mkdir(configuration.stateDirectory, 0o700)
         key = try Self.loadOrCreateKey(at: configuration.keyPath)
         spool = try Spool(directory: configuration.stateDirectory, capacityBytes: configuration.spoolCapacityBytes)
+        let device = key.publicKey
+        if let foreign = spool.pending.first(where: { $0.signer != device }) {
+            throw AgentStartError("the spool in \(configuration.stateDirectory) holds batches of device \(foreign.signer.hex), "
+                + "but the key at \(configuration.keyPath) is device \(device.hex): the key file was replaced. "
+                + "Restore the original key (its batches are unpaid until they are final), or move the state directory aside to start a new device")
+        }
         if !spool.recovery.dropped.isEmpty {
             AgentLog.warning("spool repaired on start: dropped \(spool.recovery.dropped.map { "\($0.count) bytes at \($0.lowerBound)" }.joined(separator: ", "))\(spool.recovery.tornTailOnly ? " (a torn last record, from a crash mid-write)" : " (damaged records)"); kept \(spool.recovery.records) records")
         }
@@ -53,16 +65,15 @@ public final class AgentRuntime {
             case .simulated(let id, let rate, let poll): SimulatedSensor(id: id, milliUnitsPerSecond: rate, startedAt: now, pollIntervalMilliseconds: poll)
             }
         }
-        let device = key.publicKey.hex
-        let base = "kognita/\(configuration.network)/\(device)"
+        let base = "kognita/\(configuration.network)/\(device.hex)"
         topics = ("\(base)/batch", "\(base)/ack", "\(base)/sync", "\(base)/state")
         var mqtt = configuration.broker
-        if mqtt.clientID.isEmpty { mqtt.clientID = "kognita-agent-\(device.prefix(16))" }
-        if mqtt.username == nil { mqtt.username = device } // the broker's ACL is keyed on the device id
+        if mqtt.clientID.isEmpty { mqtt.clientID = "kognita-agent-\(device.hex.prefix(16))" }
+        if mqtt.username == nil { mqtt.username = device.hex } // the broker's ACL is keyed on the device id
         mqtt.will = .init(topic: topics.state, payload: Array("offline".utf8), qos: 1, retain: true)
         client = try MQTTClient(mqtt)
         (events, sink) = AsyncStream.makeStream(of: Event.self)
-        status.device = device
+        status.device = device.hex
         status.network = configuration.network.rawValue
     }
 

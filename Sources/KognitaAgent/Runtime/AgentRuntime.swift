@@ -93,9 +93,6 @@ public final class AgentRuntime {
         return key
     }
 
-    /// Asks the running loop to stop (safe from any thread).
-    public func requestStop() { sink.yield(.stop) }
-
     /// Makes SIGTERM and SIGINT stop the loop cleanly (the open batch is
     /// closed and spooled first). The runtime keeps the signal sources alive:
     /// a source released early (as an optimised build does with an unused
@@ -111,7 +108,8 @@ public final class AgentRuntime {
         }
     }
 
-    /// Runs until ``requestStop()``; then closes the open batch and disconnects.
+    /// Runs until SIGTERM or SIGINT (see ``stopOnSignals()``); then closes the
+    /// open batch and disconnects.
     public func run() async throws {
         for line in configuration.summary { AgentLog.info(line) }
         AgentLog.info("device \(key.publicKey.hex); \(spool.pending.count) batches pending from the spool")

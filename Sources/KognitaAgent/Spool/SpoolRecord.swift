@@ -13,12 +13,6 @@ enum SpoolRecord: Sendable, Equatable {
     case batch(envelope: [UInt8], ruleState: [UInt8])
     /// The network said this batch is final: it may be compacted away.
     case final(id: BatchID)
-    /// Batches taken out of the chain (their transfers were re-batched on top
-    /// of the network's head, or set aside).
-    case superseded(ids: [BatchID])
-    /// The network's head for this account, learned from a sync; the chain
-    /// continues from it.
-    case head(nextSeq: UInt64, lastFinal: BatchID)
     /// A batch the network refused as malformed or bad-signature: kept aside
     /// for a person to look at, never resent.
     case setAside(id: BatchID, reason: String)
@@ -43,13 +37,18 @@ enum SpoolRecord: Sendable, Equatable {
         switch self {
         case .batch: 1
         case .final: 2
-        case .superseded: 3
-        case .head: 4
         case .setAside: 5
         case .checkpoint: 6
         case .rechained: 7
         case .proven: 8
         }
+    }
+
+    /// On-disk size of a `.batch` record with empty rule state, computed
+    /// without encoding (compaction asks for it on every final ack).
+    static func batchRecordSize(envelopeBytes n: Int) -> Int {
+        let head = n < 24 ? 1 : n < 0x100 ? 2 : n < 0x1_0000 ? 3 : 5
+        return headerSize + 1 + 1 + head + n + 1 + 1
     }
 
     /// The record's bytes as they go to disk.
@@ -63,14 +62,6 @@ enum SpoolRecord: Sendable, Equatable {
         case .final(let id):
             w.writeMapHeader(1)
             w.writeUnsigned(0); w.writeBytes(id.rawValue)
-        case .superseded(let ids):
-            w.writeMapHeader(1)
-            w.writeUnsigned(0); w.writeArrayHeader(ids.count)
-            for id in ids { w.writeBytes(id.rawValue) }
-        case .head(let nextSeq, let lastFinal):
-            w.writeMapHeader(2)
-            w.writeUnsigned(0); w.writeUnsigned(nextSeq)
-            w.writeUnsigned(1); w.writeBytes(lastFinal.rawValue)
         case .setAside(let id, let reason):
             w.writeMapHeader(2)
             w.writeUnsigned(0); w.writeBytes(id.rawValue)
@@ -114,13 +105,6 @@ enum SpoolRecord: Sendable, Equatable {
             return .batch(envelope: envelope, ruleState: state)
         case 2:
             return bytes32(value[0]).map { .final(id: $0) }
-        case 3:
-            guard case .array(let items)? = value[0] else { return nil }
-            let ids = items.compactMap { bytes32($0) }
-            return ids.count == items.count ? .superseded(ids: ids) : nil
-        case 4:
-            guard case .unsigned(let next)? = value[0], let last = bytes32(value[1]) else { return nil }
-            return .head(nextSeq: next, lastFinal: last)
         case 5:
             guard let id = bytes32(value[0]), case .text(let reason)? = value[1] else { return nil }
             return .setAside(id: id, reason: reason)

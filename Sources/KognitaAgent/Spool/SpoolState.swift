@@ -35,12 +35,6 @@ struct SpoolState {
         case .final(let id):
             if let batch = pending.first(where: { $0.id == id }) { provenNextSeq = max(provenNextSeq, batch.seq + 1) }
             pending.removeAll { $0.id == id }
-        case .superseded(let ids):
-            let gone = Set(ids)
-            pending.removeAll { gone.contains($0.id) }
-        case .head(let next, let last):
-            nextSeq = next
-            prev = last
         case .setAside(let id, let reason):
             if pending.contains(where: { $0.id == id }) {
                 pending.removeAll { $0.id == id }
@@ -74,8 +68,11 @@ struct SpoolState {
             + [.checkpoint(nextSeq: nextSeq, prev: prev, ruleState: ruleState), .proven(nextSeq: provenNextSeq)]
     }
 
-    /// Bytes the compacted journal would take (what is still live).
+    /// Bytes the compacted journal would take (what is still live): the same
+    /// figure as encoding ``compactedRecords()``, without encoding the batches.
     var liveBytes: Int {
-        compactedRecords().reduce(0) { $0 + $1.encoded().count }
+        pending.reduce(0) { $0 + SpoolRecord.batchRecordSize(envelopeBytes: $1.signed.envelope.count) }
+            + SpoolRecord.checkpoint(nextSeq: nextSeq, prev: prev, ruleState: ruleState).encoded().count
+            + SpoolRecord.proven(nextSeq: provenNextSeq).encoded().count
     }
 }

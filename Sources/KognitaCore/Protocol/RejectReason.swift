@@ -40,11 +40,5 @@ public enum RejectReason: UInt64, Sendable, Hashable, CaseIterable, CustomString
         }
     }
 
-    /// Looks a reason up by its contract name.
-    public init?(name: String) {
-        guard let match = Self.allCases.first(where: { $0.name == name }) else { return nil }
-        self = match
-    }
-
     public var description: String { name }
 }

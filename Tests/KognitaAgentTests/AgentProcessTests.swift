@@ -205,9 +205,7 @@ struct AgentProcessTests {
                 defer { bridge.stop() }
                 let agent = try harness.start()
                 defer { agent.stop(signal: SIGKILL) }
-                #expect(await eventually(within: 10) { harness.status() != nil }, "the agent never wrote its status: \(harness.log())")
-                // The first reading is the baseline (nothing before it is paid): let the agent take it.
-                try await Task.sleep(for: .milliseconds(500))
+                try await harness.waitUntilRunning()
                 for units in 1...200 {
                     try harness.setCounter(units)
                     try await Task.sleep(for: .milliseconds(10))
@@ -233,9 +231,7 @@ struct AgentProcessTests {
                 defer { bridge.stop() }
                 // The first run makes the key and takes the counter's starting point.
                 var agent = try harness.start()
-                #expect(await eventually(within: 10) { harness.status() != nil }, "the agent never wrote its status: \(harness.log())")
-                // The first reading is the baseline (nothing before it is paid): let the agent take it.
-                try await Task.sleep(for: .milliseconds(500))
+                try await harness.waitUntilRunning()
                 var units = 0
                 var generator = SystemRandomNumberGenerator()
                 for round in 0..<10 {
@@ -272,8 +268,7 @@ struct AgentProcessTests {
                 let harness = try AgentHarness(directory: dir, port: broker.port)
                 let agent = try harness.start()
                 defer { agent.stop(signal: SIGKILL) }
-                #expect(await eventually(within: 10) { harness.status() != nil })
-                try await Task.sleep(for: .milliseconds(500))
+                try await harness.waitUntilRunning()
                 var bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
                 var units = 0
                 for round in 0..<3 {
@@ -309,8 +304,7 @@ struct AgentProcessTests {
                 bridge.ledger.withLock { $0.rivalEvery = 3; $0.rivalsLeft = 3; $0.refuseFunds = 2 }
                 let agent = try harness.start()
                 defer { agent.stop(signal: SIGKILL) }
-                #expect(await eventually(within: 10) { harness.status() != nil })
-                try await Task.sleep(for: .milliseconds(500))
+                try await harness.waitUntilRunning()
                 for units in 1...300 { try harness.setCounter(units); try await Task.sleep(for: .milliseconds(15)) }
                 #expect(await eventually(within: 40) { bridge.ledger.withLock { $0.paid } == 300 },
                         "paid \(bridge.ledger.withLock { $0.paid }) of 300\n\(harness.log().suffix(2000))")

@@ -2,6 +2,7 @@
 //   kognita-agent [run] [-c PATH]       run (default config /etc/kognita/agent.toml)
 //   kognita-agent check-config [-c PATH] validate a config file, explaining each error by key
 //   kognita-agent status [-c PATH] [--json]  what the running agent last reported
+//   kognita-agent device-id [-c PATH]   print the device id, creating the key if there is none
 import KognitaAgent
 import KognitaSystem
 #if canImport(Glibc)
@@ -18,6 +19,7 @@ let usage = """
     usage: kognita-agent [run] [-c PATH]
            kognita-agent check-config [-c PATH]
            kognita-agent status [-c PATH] [--json]
+           kognita-agent device-id [-c PATH]
     The configuration is TOML (see Config/agent.toml); KOGNITA_<SECTION>_<KEY>
     environment variables override it. Default path: \(AgentConfiguration.defaultPath).
     """
@@ -71,6 +73,9 @@ func loadConfiguration(_ configPath: String?) -> AgentConfiguration {
 switch command {
 case "check-config":
     let configuration = loadConfiguration(configPath)
+    do throws(FileError) { _ = try configuration.resolvingSecretFiles() } catch {
+        fail("broker.password_file: \(error)")
+    }
     print("\(configPath ?? AgentConfiguration.defaultPath) is valid:")
     for line in configuration.summary { print("  \(line)") }
 case "status":
@@ -91,10 +96,18 @@ case "status":
             print("\(String(key)): \(parts[1].filter { $0 != "\"" })")
         }
     }
+case "device-id":
+    // The id is the broker username and the account: provisioning needs it
+    // before the first start, on a device that has no other Kognita tool.
+    let configuration = loadConfiguration(configPath)
+    mkdir(configuration.stateDirectory, 0o700)
+    do { print(try AgentRuntime.loadOrCreateKey(at: configuration.keyPath).publicKey.hex) } catch {
+        fail("cannot read or create the device key: \(error)")
+    }
 case "run":
     let configuration = loadConfiguration(configPath)
     let runtime: AgentRuntime
-    do { runtime = try AgentRuntime(configuration) } catch { fail("cannot start: \(error)") }
+    do { runtime = try AgentRuntime(try configuration.resolvingSecretFiles()) } catch { fail("cannot start: \(error)") }
     runtime.stopOnSignals()
     do { try await runtime.run() } catch { fail("stopped on an error: \(error)") }
 default:

@@ -384,4 +384,35 @@ struct AgentProcessTests {
             }
         }
     }
+
+    @Test("device-id makes the key before the first start (private, stable) and the agent then signs with it")
+    func deviceIDBeforeFirstStart() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                let agentBinary = try Repository.builtProduct("kognita-agent")
+                let first = try ChildProcess.run(agentBinary, ["device-id", "-c", harness.configFile])
+                #expect(first.status == 0, "\(first.stderr)")
+                let id = first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(id.count == 64 && id.allSatisfy(\.isHexDigit), "not a device id: \(first.stdout)")
+                let keyPath = "\(dir)/state/device.key"
+                let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int
+                #expect(mode == 0o600)
+                let again = try ChildProcess.run(agentBinary, ["device-id", "-c", harness.configFile])
+                #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == id, "a second call made another key")
+                let shown = try ChildProcess.run(try Repository.builtProduct("kognita"), ["key", "show", keyPath])
+                #expect(shown.stdout.contains(id))
+
+                let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
+                defer { bridge.stop() }
+                let agent = try harness.start()
+                defer { agent.stop(signal: SIGKILL) }
+                try await harness.waitUntilRunning()
+                #expect(harness.status()?["device"] as? String == id)
+                try harness.setCounter(5)
+                #expect(await eventually(within: 10) { bridge.ledger.withLock { $0.paid } == 5 },
+                        "the bridge (which checks the topic's device id against the signer) never got the batch:\n\(harness.log())")
+            }
+        }
+    }
 }

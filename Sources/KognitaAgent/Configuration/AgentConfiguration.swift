@@ -13,6 +13,14 @@ public struct AgentConfiguration: Sendable {
         public var id: String {
             switch self { case .file(let id, _, _, _), .simulated(let id, _, _): id }
         }
+
+        /// One line for people: what is read, how, and how often.
+        public var summary: String {
+            switch self {
+            case .file(_, let path, let scale, let poll): "file \(path) x \(scale), every \(poll) ms"
+            case .simulated(_, let rate, let poll): "simulated, \(Double(rate) / 1000) units/s, every \(poll) ms"
+            }
+        }
     }
 
     public var network: NetworkID = try! NetworkID("kognita-devnet")
@@ -22,6 +30,9 @@ public struct AgentConfiguration: Sendable {
     public var statusFile: String?
     public var fee: UInt64 = 0
     public var broker = MQTTConfiguration(clientID: "")
+    /// A file holding the broker password (for example a systemd credential),
+    /// read at start so the secret need not sit in the configuration.
+    public var brokerPasswordFile: String?
     public var batcher = Batcher.Limits()
     public var spoolCapacityBytes = 16 << 20
     public var uplink = Uplink.Settings()
@@ -64,6 +75,10 @@ public struct AgentConfiguration: Sendable {
         c.broker.clientID = reader.string("broker", "client_id") ?? ""
         c.broker.username = reader.string("broker", "username").flatMap { $0.isEmpty ? nil : $0 }
         c.broker.password = reader.string("broker", "password").flatMap { $0.isEmpty ? nil : $0 }
+        c.brokerPasswordFile = reader.string("broker", "password_file").flatMap { $0.isEmpty ? nil : $0 }
+        if c.broker.password != nil && c.brokerPasswordFile != nil {
+            reader.fail("broker.password_file", "set either broker.password or broker.password_file, not both")
+        }
         c.broker.keepAliveSeconds = Int32(reader.unsigned("broker", "keep_alive", range: 5...3600) ?? 30)
         c.broker.sessionExpirySeconds = UInt32(reader.unsigned("broker", "session_expiry", range: 0...UInt64(UInt32.max)) ?? 3600)
         if let version = reader.string("broker", "protocol") {
@@ -139,13 +154,30 @@ public struct AgentConfiguration: Sendable {
             "agent.network = \(network)", "agent.key = \(keyURI)", "agent.state_directory = \(stateDirectory)",
             "agent.status_file = \(resolvedStatusFile)", "agent.fee = \(fee)",
             "broker = \(broker.host):\(broker.port) (MQTT \(broker.protocolVersion == .v5 ? "5" : "3.1.1"), TLS \(broker.tls == nil ? "off" : "on"))",
-            "broker.username = \(broker.username ?? "(the device id)")", "broker.password = \(broker.password == nil ? "(none)" : "********")",
+            "broker.username = \(broker.username ?? "(the device id)")", "broker.password = \(brokerPasswordFile.map { "(from \($0))" } ?? (broker.password == nil ? "(none)" : "********"))",
             "batch = at most \(batcher.maxTransfers) transfers, \(batcher.maxBytes) bytes, \(batcher.maxDelayMilliseconds) ms",
             "spool.max_bytes = \(spoolCapacityBytes)",
         ]
-        lines += sensors.map { "sensor \($0.id): \($0)" }
+        lines += sensors.map { "sensor \($0.id): \($0.summary)" }
         lines += rules.map { "rule \($0.id): every \($0.everyUnits) units of \($0.sensor) pays \($0.pricePerUnit)/unit to \($0.recipient.hex.prefix(12))..., cap \($0.hourlyCap)/h" }
         return lines
+    }
+}
+
+extension AgentConfiguration {
+    /// The configuration with secrets kept in files read in: the broker
+    /// password from ``brokerPasswordFile`` (which must be private, mode 0600
+    /// or stricter; one trailing newline is ignored).
+    public func resolvingSecretFiles() throws(FileError) -> AgentConfiguration {
+        guard let path = brokerPasswordFile else { return self }
+        var resolved = self
+        var bytes = try FileIO.read(path, maxBytes: 4096, requirePrivate: true)
+        defer { bytes.withUnsafeMutableBytes { Sodium.zero($0) } }
+        if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
+        if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+        guard !bytes.isEmpty else { throw FileError(path, "is empty; it should hold the broker password") }
+        resolved.broker.password = String(decoding: bytes, as: UTF8.self)
+        return resolved
     }
 }
 

@@ -77,7 +77,11 @@ public final class AgentRuntime {
         status.network = configuration.network.rawValue
     }
 
-    static func loadOrCreateKey(at path: String) throws -> SigningKey {
+    /// Loads the device key at `path`, or makes one there (mode 0600,
+    /// atomically) when there is none: the agent's identity is created on
+    /// first use, and `kognita-agent device-id` can create it ahead of the first
+    /// start to register the device with the broker.
+    public static func loadOrCreateKey(at path: String) throws -> SigningKey {
         var info = stat()
         if stat(path, &info) == 0 { return try KeyFile.load(path) }
         let key = SigningKey()

@@ -34,6 +34,13 @@ let package = Package(
             dependencies: ["CSodium"]
         ),
 
+        // The ledger authority: committees, votes, certificates, account
+        // state and the voting and applying rules. Pure: no I/O, no clocks.
+        .target(
+            name: "KognitaLedger",
+            dependencies: ["KognitaCore"]
+        ),
+
         // The few POSIX file operations the tools need: atomic writes, private
         // key files, size-limited reads.
         .target(
@@ -79,6 +86,10 @@ let package = Package(
         .testTarget(
             name: "KognitaCoreTests",
             dependencies: ["KognitaCore", "KognitaSystem", "KognitaTesting"]
+        ),
+        .testTarget(
+            name: "KognitaLedgerTests",
+            dependencies: ["KognitaLedger", "KognitaCore"]
         ),
         .testTarget(
             name: "KognitaMQTTTests",

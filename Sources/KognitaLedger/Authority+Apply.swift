@@ -1,0 +1,138 @@
+import KognitaCore
+
+extension Authority {
+    /// The most certified batches kept while their predecessor is missing.
+    public static let maxCertifiedAhead = 100_000
+
+    /// What applying a certificate changed.
+    public struct Applied: Sendable, Hashable {
+        /// The batches applied, in order: the certified one, then any
+        /// certified successors that were waiting for it.
+        public var batches: [SignedBatch] = []
+        /// Every account whose state changed (senders and recipients).
+        public var changedAccounts: Set<AccountID> = []
+        /// Locks released because their seq became final.
+        public var releasedLocks: [AccountID: Lock] = [:]
+        /// Batches that were waiting for a predecessor that is now final,
+        /// with what the authority decided about them.
+        public var followUps: [(SignedBatch, Decision)] = []
+
+        public static func == (l: Applied, r: Applied) -> Bool {
+            l.batches == r.batches && l.changedAccounts == r.changedAccounts && l.releasedLocks == r.releasedLocks
+                && l.followUps.map(\.0) == r.followUps.map(\.0) && l.followUps.map(\.1) == r.followUps.map(\.1)
+        }
+        public func hash(into hasher: inout Hasher) { hasher.combine(batches) }
+    }
+
+    /// What the authority did with a certificate.
+    public enum Application: Sendable, Hashable {
+        case applied(Applied)
+        /// The account is already past this seq: applying again changes nothing.
+        case alreadyFinal
+        /// Kept until the certificates before it arrive (a node catching up).
+        case waitingForPredecessor
+    }
+
+    /// Applies a certified batch: debits the sender (amounts and fee), credits
+    /// the recipients, puts the fee in the pool, advances the sender's seq and
+    /// releases its lock. Idempotent. Fails only when the certificate is not
+    /// for this batch or the batch cannot be on this ledger at all, which a
+    /// quorum of honest validators never certifies.
+    public mutating func apply(_ batch: SignedBatch, _ certificate: VerifiedCertificate) throws(LedgerError) -> Application {
+        guard certificate.batchID == batch.id else {
+            throw LedgerError("the certificate is for batch \(certificate.batchID), not \(batch.id)")
+        }
+        guard batch.batch.network == committee.network else {
+            throw LedgerError("a certified batch of network \(batch.batch.network) on \(committee.network)")
+        }
+        let account = batch.signer, seq = batch.batch.seq
+        let state = self.state(of: account)
+        if seq < state.nextSeq { return .alreadyFinal }
+        if seq > state.nextSeq {
+            if certifiedAhead[account]?[seq] == nil {
+                guard certifiedAheadTotal < Self.maxCertifiedAhead else {
+                    throw LedgerError("too many certificates are waiting for their predecessors; fetch them in order")
+                }
+                certifiedAheadTotal += 1
+            }
+            certifiedAhead[account, default: [:]][seq] = (batch, certificate)
+            return .waitingForPredecessor
+        }
+        var applied = Applied()
+        try commit(batch, into: &applied)
+        // Certified successors that arrived early, then a waiting batch to vote on.
+        while true {
+            let expected = self.state(of: account).nextSeq
+            guard let (next, _) = certifiedAhead[account]?.removeValue(forKey: expected) else { break }
+            certifiedAheadTotal -= 1
+            try commit(next, into: &applied)
+        }
+        if certifiedAhead[account]?.isEmpty == true { certifiedAhead[account] = nil }
+        let nextSeq = self.state(of: account).nextSeq
+        if var queue = waiting[account] {
+            let before = queue.count
+            queue = queue.filter { $0.key >= nextSeq }
+            let ready = queue.removeValue(forKey: nextSeq)
+            waitingTotal -= before - queue.count
+            waiting[account] = queue.isEmpty ? nil : queue
+            if let ready { applied.followUps.append((ready, handle(ready))) }
+        }
+        return .applied(applied)
+    }
+
+    /// Applies one batch whose seq is the sender's next; checks before it changes anything.
+    private mutating func commit(_ batch: SignedBatch, into applied: inout Applied) throws(LedgerError) {
+        let account = batch.signer
+        var sender = state(of: account)
+        guard batch.batch.prev == sender.lastFinal else {
+            throw LedgerError("certified batch \(batch.id) at seq \(batch.batch.seq) has prev \(batch.batch.prev), "
+                              + "but the account's last final batch is \(sender.lastFinal): the certificates disagree (more than f validators are faulty)")
+        }
+        let debit: Amount, pool: Amount
+        do throws(AmountError) {
+            debit = try batch.batch.totalDebit()
+            pool = try feePool.adding(batch.batch.fee)
+        } catch {
+            throw LedgerError("certified batch \(batch.id) overflows: \(error)")
+        }
+        sender.balance -= Int128(debit.baseUnits)
+        sender.nextSeq += 1
+        sender.lastFinal = batch.id
+        accounts[account] = sender
+        for transfer in batch.batch.transfers {
+            accounts[transfer.to, default: AccountState()].balance += Int128(transfer.amount.baseUnits)
+            applied.changedAccounts.insert(transfer.to)
+        }
+        feePool = pool
+        applied.changedAccounts.insert(account)
+        if let lock = locks[account], lock.seq <= batch.batch.seq {
+            locks[account] = nil
+            applied.releasedLocks[account] = lock
+        }
+        applied.batches.append(batch)
+    }
+
+    /// The sum of all balances and the fee pool: equal to the genesis supply
+    /// on a node that has applied every certificate (money is conserved).
+    public var totalMoney: Int128 {
+        accounts.values.reduce(Int128(feePool.baseUnits)) { $0 + $1.balance }
+    }
+
+    /// A digest of the whole ledger state (accounts in id order, then the fee
+    /// pool): two nodes with the same certificates applied have the same digest.
+    public var stateDigest: Bytes32 {
+        var writer = CBORWriter(reservingCapacity: 16 + accounts.count * 96)
+        writer.writeArrayHeader(accounts.count + 1)
+        for (id, state) in accounts.sorted(by: { $0.key < $1.key }) {
+            writer.writeArrayHeader(4)
+            writer.writeBytes(id.rawValue)
+            writer.writeUnsigned(state.nextSeq)
+            writer.writeBytes(state.lastFinal.rawValue)
+            // Balances are never negative once every certificate is applied;
+            // the sign is kept so a digest taken mid-flight still differs.
+            writer.writeText(String(state.balance))
+        }
+        writer.writeUnsigned(feePool.baseUnits)
+        return BLAKE2b256.hash(writer.bytes)
+    }
+}

@@ -1,0 +1,88 @@
+import KognitaCore
+
+/// A Merkle tree over batch ids, shaped as RFC 9162 (Certificate Transparency
+/// v2) defines it, with BLAKE2b-256 and its domain-separation prefixes (0x00
+/// for a leaf, 0x01 for an inner node).
+///
+/// Why a tree: a validator signs one vote over hundreds of batch ids, but a
+/// certificate is about one batch. Signing the root lets a certificate carry,
+/// per vote, only the log2(n) hashes that tie its batch to the signed root,
+/// instead of the whole list.
+public struct MerkleTree: Sendable {
+    /// Level 0 holds the leaf hashes; the last level holds the root alone.
+    private let levels: [[Bytes32]]
+
+    /// Builds the tree over `ids` (at least one).
+    public init(_ ids: [BatchID]) {
+        precondition(!ids.isEmpty, "a Merkle tree needs at least one leaf")
+        var levels = [ids.map(Self.leafHash)]
+        while let last = levels.last, last.count > 1 {
+            var next: [Bytes32] = []
+            next.reserveCapacity((last.count + 1) / 2)
+            var index = 0
+            while index < last.count {
+                // An odd node at the end moves up unchanged: this gives exactly
+                // RFC 9162's split at the largest power of two below n.
+                next.append(index + 1 < last.count ? Self.nodeHash(last[index], last[index + 1]) : last[index])
+                index += 2
+            }
+            levels.append(next)
+        }
+        self.levels = levels
+    }
+
+    /// The number of leaves.
+    public var count: Int { levels[0].count }
+
+    /// The root hash: what a vote signs.
+    public var root: Bytes32 { levels[levels.count - 1][0] }
+
+    /// The inclusion path of leaf `index`, bottom up.
+    public func path(for index: Int) -> [Bytes32] {
+        precondition(index >= 0 && index < count)
+        var path: [Bytes32] = []
+        var position = index
+        for level in levels.dropLast() {
+            let sibling = position ^ 1
+            if sibling < level.count { path.append(level[sibling]) }
+            position /= 2
+        }
+        return path
+    }
+
+    /// The root that leaf `id` at `index` of a tree of `count` leaves leads to
+    /// along `path`, or nil when the path does not fit that shape (too short,
+    /// too long, index out of range).
+    public static func root(of id: BatchID, index: Int, count: Int, path: [Bytes32]) -> Bytes32? {
+        guard count >= 1, index >= 0, index < count else { return nil }
+        var hash = leafHash(id)
+        var position = index, size = count, used = 0
+        while size > 1 {
+            if position % 2 == 1 {
+                guard used < path.count else { return nil }
+                hash = nodeHash(path[used], hash)
+                used += 1
+            } else if position + 1 < size {
+                guard used < path.count else { return nil }
+                hash = nodeHash(hash, path[used])
+                used += 1
+            } // else: the odd last node, promoted without a sibling
+            position /= 2
+            size = (size + 1) / 2
+        }
+        return used == path.count ? hash : nil
+    }
+
+    static func leafHash(_ id: BatchID) -> Bytes32 {
+        var input = [UInt8](repeating: 0, count: 33)
+        id.rawValue.withUnsafeBytes { raw in for i in 0..<32 { input[1 + i] = raw[i] } }
+        return BLAKE2b256.hash(input)
+    }
+
+    static func nodeHash(_ left: Bytes32, _ right: Bytes32) -> Bytes32 {
+        var input = [UInt8](repeating: 1, count: 65)
+        left.withUnsafeBytes { raw in for i in 0..<32 { input[1 + i] = raw[i] } }
+        right.withUnsafeBytes { raw in for i in 0..<32 { input[33 + i] = raw[i] } }
+        return BLAKE2b256.hash(input)
+    }
+}

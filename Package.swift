@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "KognitaCore", targets: ["KognitaCore"]),
         .library(name: "KognitaMQTT", targets: ["KognitaMQTT"]),
+        .library(name: "KognitaLedger", targets: ["KognitaLedger"]),
         .executable(name: "kognita", targets: ["kognita"]),
         .executable(name: "kognita-agent", targets: ["kognita-agent"]),
     ],

@@ -39,8 +39,8 @@ extension Authority {
     /// for this batch or the batch cannot be on this ledger at all, which a
     /// quorum of honest validators never certifies.
     public mutating func apply(_ batch: SignedBatch, _ certificate: VerifiedCertificate) throws(LedgerError) -> Application {
-        guard certificate.batchID == batch.id else {
-            throw LedgerError("the certificate is for batch \(certificate.batchID), not \(batch.id)")
+        guard certificate.batch == BatchKey(batch) else {
+            throw LedgerError("the certificate is for batch \(certificate.batch), not \(BatchKey(batch))")
         }
         guard batch.batch.network == committee.network else {
             throw LedgerError("a certified batch of network \(batch.batch.network) on \(committee.network)")

@@ -5,12 +5,12 @@ extension Certificate {
     public static let maxEncodedBytes = Ack.maxCertificateBytes
 
     /// Deterministic CBOR: `{0: batch id, 1: network, 2: epoch, 3: [[validator,
-    /// count, index, [path...], signature], ...]}`. This is what a `final`
+    /// count, index, [path...], signature], ...], 4: account}`. This is what a `final`
     /// ack's `cert` field carries.
     public func encoded() -> [UInt8] {
         var writer = CBORWriter(reservingCapacity: 128 + signers.count * (140 + 33 * 10))
-        writer.writeMapHeader(4)
-        writer.writeUnsigned(0); writer.writeBytes(batchID.rawValue)
+        writer.writeMapHeader(5)
+        writer.writeUnsigned(0); writer.writeBytes(batch.id.rawValue)
         writer.writeUnsigned(1); writer.writeText(network.rawValue)
         writer.writeUnsigned(2); writer.writeUnsigned(epoch)
         writer.writeUnsigned(3); writer.writeArrayHeader(signers.count)
@@ -23,6 +23,7 @@ extension Certificate {
             for hash in signer.path { writer.writeBytes(hash) }
             writer.writeBytes(signer.signature.bytes)
         }
+        writer.writeUnsigned(4); writer.writeBytes(batch.account.rawValue)
         return writer.bytes
     }
 
@@ -41,7 +42,7 @@ extension Certificate {
 
     private static func parse(_ bytes: [UInt8]) throws -> Certificate {
             var reader = try CBORReader(bytes)
-            guard try reader.readMapHeader(maxCount: 4) == 4 else { throw LedgerError("a certificate map has exactly 4 fields") }
+            guard try reader.readMapHeader(maxCount: 5) == 5 else { throw LedgerError("a certificate map has exactly 5 fields") }
             var key: UInt64? = nil
             guard try reader.readMapKey(after: &key) == 0 else { throw LedgerError("certificate field 0 (batch id) is missing") }
             let id = BatchID(try reader.readBytes32())
@@ -59,7 +60,7 @@ extension Certificate {
                 let validator = PublicKey(try reader.readBytes32())
                 let leaves = try reader.readUnsigned()
                 let index = try reader.readUnsigned()
-                guard leaves <= UInt64(Vote.maxIDs), index < leaves else { throw LedgerError("a certificate signer's vote shape is out of range") }
+                guard leaves <= UInt64(Vote.maxBatches), index < leaves else { throw LedgerError("a certificate signer's vote shape is out of range") }
                 let pathCount = try reader.readArrayHeader(maxCount: 11) // log2(1024) + 1
                 var path: [Bytes32] = []
                 for _ in 0..<pathCount { path.append(try reader.readBytes32()) }
@@ -67,8 +68,10 @@ extension Certificate {
                 guard let signature = try? Signature(bytes: signatureBytes) else { throw LedgerError("a certificate signature is not 64 bytes") }
                 signers.append(Signer(validator: validator, count: UInt32(leaves), index: UInt32(index), path: path, signature: signature))
             }
+            guard try reader.readMapKey(after: &key) == 4 else { throw LedgerError("certificate field 4 (account) is missing") }
+            let account = AccountID(try reader.readBytes32())
             try reader.expectEnd()
-            let certificate = Certificate(batchID: id, network: network, epoch: epoch, signers: signers)
+            let certificate = Certificate(batch: BatchKey(account: account, id: id), network: network, epoch: epoch, signers: signers)
             // Canonical order is part of the encoding: re-sorting must change nothing.
             guard certificate.signers.map(\.validator) == signers.map(\.validator) else {
                 throw LedgerError("the certificate's signers are not in canonical order")

@@ -22,15 +22,17 @@ public struct Certificate: Sendable, Hashable {
         }
     }
 
-    public let batchID: BatchID
+    /// The certified batch: its signer and id.
+    public let batch: BatchKey
+    public var batchID: BatchID { batch.id }
     public let network: NetworkID
     public let epoch: UInt64
     /// Sorted by validator id, no validator twice.
     public let signers: [Signer]
 
     /// Assembles a certificate; signers are put in canonical order.
-    public init(batchID: BatchID, network: NetworkID, epoch: UInt64, signers: [Signer]) {
-        self.batchID = batchID
+    public init(batch: BatchKey, network: NetworkID, epoch: UInt64, signers: [Signer]) {
+        self.batch = batch
         self.network = network
         self.epoch = epoch
         self.signers = signers.sorted { $0.validator < $1.validator }
@@ -53,8 +55,8 @@ public struct Certificate: Sendable, Hashable {
             guard let signerWeight = committee.weight(of: signer.validator) else {
                 throw LedgerError("certificate signer \(signer.validator) is not a validator of epoch \(epoch)")
             }
-            guard signer.count >= 1, signer.count <= UInt32(Vote.maxIDs),
-                  let root = MerkleTree.root(of: batchID, index: Int(signer.index), count: Int(signer.count), path: signer.path) else {
+            guard signer.count >= 1, signer.count <= UInt32(Vote.maxBatches),
+                  let root = MerkleTree.root(of: batch, index: Int(signer.index), count: Int(signer.count), path: signer.path) else {
                 throw LedgerError("certificate signer \(signer.validator) has an inclusion path that does not fit its vote")
             }
             let bytes = VoteStatement.signingBytes(network: network, epoch: epoch, root: root, count: Int(signer.count))
@@ -74,5 +76,5 @@ public struct Certificate: Sendable, Hashable {
 /// makes one): the ledger applies nothing else.
 public struct VerifiedCertificate: Sendable, Hashable {
     public let certificate: Certificate
-    public var batchID: BatchID { certificate.batchID }
+    public var batch: BatchKey { certificate.batch }
 }

@@ -5,13 +5,13 @@ import KognitaCore
 /// comes out).
 public struct CertificateAssembler: Sendable {
     public let committee: Committee
-    private var signersByBatch: [BatchID: [Certificate.Signer]] = [:]
-    private var weightByBatch: [BatchID: UInt64] = [:]
-    private var certified: Set<BatchID> = []
+    private var signersByBatch: [BatchKey: [Certificate.Signer]] = [:]
+    private var weightByBatch: [BatchKey: UInt64] = [:]
+    private var certified: Set<BatchKey> = []
     // Insertion order, to evict the oldest incomplete entries when full: a
     // faulty validator voting for ids nobody else votes for must not grow
     // this without bound.
-    private var order: [BatchID] = []
+    private var order: [BatchKey] = []
     private var orderStart = 0
     /// The most batches waiting for a quorum at once.
     public let capacity: Int
@@ -26,14 +26,14 @@ public struct CertificateAssembler: Sendable {
     public mutating func add(_ vote: VerifiedVote) -> [Certificate] {
         precondition(vote.vote.epoch == committee.epoch, "a vote of another epoch")
         var completed: [Certificate] = []
-        for id in vote.vote.ids where !certified.contains(id) {
+        for id in vote.vote.keys where !certified.contains(id) {
             var signers = signersByBatch[id] ?? []
             if signers.isEmpty { track(id) }
             guard !signers.contains(where: { $0.validator == vote.vote.validator }), let signer = vote.signer(for: id) else { continue }
             signers.append(signer)
             let weight = (weightByBatch[id] ?? 0) + vote.weight
             if weight >= committee.quorumWeight {
-                completed.append(Certificate(batchID: id, network: committee.network, epoch: committee.epoch, signers: signers))
+                completed.append(Certificate(batch: id, network: committee.network, epoch: committee.epoch, signers: signers))
                 signersByBatch[id] = nil
                 weightByBatch[id] = nil
                 certified.insert(id)
@@ -47,7 +47,7 @@ public struct CertificateAssembler: Sendable {
 
     /// Forgets everything about `id` (it is final; later votes for it are ignored
     /// only until then).
-    public mutating func forget(_ id: BatchID) {
+    public mutating func forget(_ id: BatchKey) {
         signersByBatch[id] = nil
         weightByBatch[id] = nil
         certified.remove(id)
@@ -56,7 +56,7 @@ public struct CertificateAssembler: Sendable {
     /// Batches with some votes but no quorum yet.
     public var waitingCount: Int { signersByBatch.count }
 
-    private mutating func track(_ id: BatchID) {
+    private mutating func track(_ id: BatchKey) {
         order.append(id)
         while order.count - orderStart > capacity {
             let oldest = order[orderStart]

@@ -1,6 +1,6 @@
 import KognitaCore
 
-/// A Merkle tree over batch ids, shaped as RFC 9162 (Certificate Transparency
+/// A Merkle tree over batch keys (account and batch id), shaped as RFC 9162 (Certificate Transparency
 /// v2) defines it, with BLAKE2b-256 and its domain-separation prefixes (0x00
 /// for a leaf, 0x01 for an inner node).
 ///
@@ -13,9 +13,9 @@ public struct MerkleTree: Sendable {
     private let levels: [[Bytes32]]
 
     /// Builds the tree over `ids` (at least one).
-    public init(_ ids: [BatchID]) {
-        precondition(!ids.isEmpty, "a Merkle tree needs at least one leaf")
-        var levels = [ids.map(Self.leafHash)]
+    public init(_ keys: [BatchKey]) {
+        precondition(!keys.isEmpty, "a Merkle tree needs at least one leaf")
+        var levels = [keys.map(Self.leafHash)]
         while let last = levels.last, last.count > 1 {
             var next: [Bytes32] = []
             next.reserveCapacity((last.count + 1) / 2)
@@ -50,12 +50,12 @@ public struct MerkleTree: Sendable {
         return path
     }
 
-    /// The root that leaf `id` at `index` of a tree of `count` leaves leads to
+    /// The root that leaf `key` at `index` of a tree of `count` leaves leads to
     /// along `path`, or nil when the path does not fit that shape (too short,
     /// too long, index out of range).
-    public static func root(of id: BatchID, index: Int, count: Int, path: [Bytes32]) -> Bytes32? {
+    public static func root(of key: BatchKey, index: Int, count: Int, path: [Bytes32]) -> Bytes32? {
         guard count >= 1, index >= 0, index < count else { return nil }
-        var hash = leafHash(id)
+        var hash = leafHash(key)
         var position = index, size = count, used = 0
         while size > 1 {
             if position % 2 == 1 {
@@ -73,9 +73,10 @@ public struct MerkleTree: Sendable {
         return used == path.count ? hash : nil
     }
 
-    static func leafHash(_ id: BatchID) -> Bytes32 {
-        var input = [UInt8](repeating: 0, count: 33)
-        id.rawValue.withUnsafeBytes { raw in for i in 0..<32 { input[1 + i] = raw[i] } }
+    static func leafHash(_ key: BatchKey) -> Bytes32 {
+        var input = [UInt8](repeating: 0, count: 65)
+        key.account.rawValue.withUnsafeBytes { raw in for i in 0..<32 { input[1 + i] = raw[i] } }
+        key.id.rawValue.withUnsafeBytes { raw in for i in 0..<32 { input[33 + i] = raw[i] } }
         return BLAKE2b256.hash(input)
     }
 

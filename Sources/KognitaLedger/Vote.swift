@@ -6,47 +6,47 @@ import KognitaCore
 public struct Vote: Sendable, Hashable {
     public let network: NetworkID
     public let epoch: UInt64
-    /// The batches voted for, in the order the tree was built (no id twice).
-    public let ids: [BatchID]
+    /// The batches voted for, in the order the tree was built (none twice).
+    public let keys: [BatchKey]
     public let validator: PublicKey
     public let signature: Signature
 
-    /// The most batch ids one vote may cover.
-    public static let maxIDs = 1024
+    /// The most batches one vote may cover.
+    public static let maxBatches = 1024
 
-    public init(network: NetworkID, epoch: UInt64, ids: [BatchID], validator: PublicKey, signature: Signature) {
+    public init(network: NetworkID, epoch: UInt64, keys: [BatchKey], validator: PublicKey, signature: Signature) {
         self.network = network
         self.epoch = epoch
-        self.ids = ids
+        self.keys = keys
         self.validator = validator
         self.signature = signature
     }
 
-    /// Signs a vote for `ids` (1 to ``maxIDs``, distinct) with `key`.
-    public static func sign(ids: [BatchID], network: NetworkID, epoch: UInt64, with key: SigningKey) -> Vote {
-        precondition(!ids.isEmpty && ids.count <= maxIDs, "a vote covers 1 to \(maxIDs) batch ids")
-        let root = MerkleTree(ids).root
-        let bytes = VoteStatement.signingBytes(network: network, epoch: epoch, root: root, count: ids.count)
-        return Vote(network: network, epoch: epoch, ids: ids, validator: key.publicKey, signature: key.signature(for: bytes))
+    /// Signs a vote for `keys` (1 to ``maxBatches``, distinct) with `key`.
+    public static func sign(keys: [BatchKey], network: NetworkID, epoch: UInt64, with key: SigningKey) -> Vote {
+        precondition(!keys.isEmpty && keys.count <= maxBatches, "a vote covers 1 to \(maxBatches) batches")
+        let root = MerkleTree(keys).root
+        let bytes = VoteStatement.signingBytes(network: network, epoch: epoch, root: root, count: keys.count)
+        return Vote(network: network, epoch: epoch, keys: keys, validator: key.publicKey, signature: key.signature(for: bytes))
     }
 
     /// Checks that the vote is for `committee`'s network and epoch, comes from
-    /// one of its validators, covers 1 to ``maxIDs`` distinct ids, and that
+    /// one of its validators, covers 1 to ``maxBatches`` distinct batches, and that
     /// the signature holds. Only a verified vote counts towards a certificate.
     public func verify(for committee: Committee) throws(LedgerError) -> VerifiedVote {
         guard network == committee.network else { throw LedgerError("a vote for network \(network), not \(committee.network)") }
         guard epoch == committee.epoch else { throw LedgerError("a vote for epoch \(epoch); the committee is of epoch \(committee.epoch)") }
         guard let weight = committee.weight(of: validator) else { throw LedgerError("a vote from \(validator), who is not a validator of epoch \(epoch)") }
-        guard !ids.isEmpty, ids.count <= Self.maxIDs else { throw LedgerError("a vote covers 1 to \(Self.maxIDs) batch ids, not \(ids.count)") }
-        var indexByID: [BatchID: Int] = [:]
-        indexByID.reserveCapacity(ids.count)
-        for (index, id) in ids.enumerated() {
-            guard indexByID.updateValue(index, forKey: id) == nil else { throw LedgerError("a vote names batch \(id) twice") }
+        guard !keys.isEmpty, keys.count <= Self.maxBatches else { throw LedgerError("a vote covers 1 to \(Self.maxBatches) batches, not \(keys.count)") }
+        var indexByKey: [BatchKey: Int] = [:]
+        indexByKey.reserveCapacity(keys.count)
+        for (index, key) in keys.enumerated() {
+            guard indexByKey.updateValue(index, forKey: key) == nil else { throw LedgerError("a vote names batch \(key) twice") }
         }
-        let tree = MerkleTree(ids)
-        let bytes = VoteStatement.signingBytes(network: network, epoch: epoch, root: tree.root, count: ids.count)
+        let tree = MerkleTree(keys)
+        let bytes = VoteStatement.signingBytes(network: network, epoch: epoch, root: tree.root, count: keys.count)
         guard validator.isValidSignature(signature, for: bytes) else { throw LedgerError("the vote's signature by \(validator) does not verify") }
-        return VerifiedVote(vote: self, tree: tree, indexByID: indexByID, weight: weight)
+        return VerifiedVote(vote: self, tree: tree, indexByKey: indexByKey, weight: weight)
     }
 }
 
@@ -55,13 +55,13 @@ public struct Vote: Sendable, Hashable {
 public struct VerifiedVote: Sendable {
     public let vote: Vote
     let tree: MerkleTree
-    let indexByID: [BatchID: Int]
+    let indexByKey: [BatchKey: Int]
     /// The validator's weight in the committee the vote was checked against.
     public let weight: UInt64
 
-    /// This vote's part of a certificate for `id`, or nil when it does not cover `id`.
-    public func signer(for id: BatchID) -> Certificate.Signer? {
-        guard let index = indexByID[id] else { return nil }
+    /// This vote's part of a certificate for `key`, or nil when it does not cover `key`.
+    public func signer(for key: BatchKey) -> Certificate.Signer? {
+        guard let index = indexByKey[key] else { return nil }
         return Certificate.Signer(validator: vote.validator, count: UInt32(tree.count), index: UInt32(index),
                                   path: tree.path(for: index), signature: vote.signature)
     }

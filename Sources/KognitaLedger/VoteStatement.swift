@@ -1,7 +1,7 @@
 import KognitaCore
 
 /// What a validator's signature covers: the network, the epoch, and the root
-/// of a Merkle tree over the batch ids it votes for (with their count).
+/// of a Merkle tree over the batches (account and id) it votes for (with their count).
 ///
 /// The bytes start with a context string, so a vote signature can never be
 /// mistaken for a batch signature (a COSE Sig_structure) or anything else the

@@ -9,7 +9,7 @@ struct CertificateTests {
     @Test("a quorum of votes (3 of 4) forms a certificate that verifies and survives encoding")
     func quorumCertifies() throws {
         let batch = fixture.batch(seq: 1)
-        let certificate = try fixture.certificate(for: batch.id, voters: [0, 2, 3], alsoVotingFor: (0..<40).map { BatchID(BLAKE2b256.hash([UInt8($0)])) })
+        let certificate = try fixture.certificate(for: BatchKey(batch), voters: [0, 2, 3], alsoVotingFor: (0..<40).map { BatchKey(account: fixture.payee.publicKey, id: BatchID(BLAKE2b256.hash([UInt8($0)]))) })
         _ = try certificate.verify(for: fixture.committee)
         let decoded = try Certificate(decoding: certificate.encoded())
         #expect(decoded == certificate)
@@ -19,7 +19,7 @@ struct CertificateTests {
     @Test("a certificate with too little weight is refused")
     func tooLittleWeight() throws {
         let batch = fixture.batch(seq: 1)
-        let certificate = try fixture.certificate(for: batch.id, voters: [0, 1])
+        let certificate = try fixture.certificate(for: BatchKey(batch), voters: [0, 1])
         #expect(throws: LedgerError.self) { try certificate.verify(for: fixture.committee) }
     }
 
@@ -27,24 +27,24 @@ struct CertificateTests {
     func forgedVote() throws {
         let batch = fixture.batch(seq: 1)
         let outsider = SigningKey()
-        let vote = Vote.sign(ids: [batch.id], network: fixture.network, epoch: 0, with: outsider)
+        let vote = Vote.sign(keys: [BatchKey(batch)], network: fixture.network, epoch: 0, with: outsider)
         #expect(throws: LedgerError.self) { try vote.verify(for: fixture.committee) }
 
-        let genuine = try fixture.certificate(for: batch.id, voters: [0, 1, 2])
+        let genuine = try fixture.certificate(for: BatchKey(batch), voters: [0, 1, 2])
         var signers = genuine.signers
         var bytes = signers[1].signature.bytes
         bytes[7] ^= 1
         signers[1] = .init(validator: signers[1].validator, count: signers[1].count, index: signers[1].index,
                            path: signers[1].path, signature: try Signature(bytes: bytes))
-        let forged = Certificate(batchID: batch.id, network: fixture.network, epoch: 0, signers: signers)
+        let forged = Certificate(batch: BatchKey(batch), network: fixture.network, epoch: 0, signers: signers)
         #expect(throws: LedgerError.self) { try forged.verify(for: fixture.committee) }
     }
 
     @Test("a certificate carried over to another batch id is refused")
     func certificateForAnotherBatch() throws {
         let batch = fixture.batch(seq: 1), other = fixture.batch(seq: 1, amounts: [99])
-        let genuine = try fixture.certificate(for: batch.id, voters: [0, 1, 2])
-        let moved = Certificate(batchID: other.id, network: fixture.network, epoch: 0, signers: genuine.signers)
+        let genuine = try fixture.certificate(for: BatchKey(batch), voters: [0, 1, 2])
+        let moved = Certificate(batch: BatchKey(other), network: fixture.network, epoch: 0, signers: genuine.signers)
         #expect(throws: LedgerError.self) { try moved.verify(for: fixture.committee) }
         var authority = fixture.authority()
         #expect(throws: LedgerError.self) { try authority.apply(other, genuine.verify(for: fixture.committee)) }
@@ -53,15 +53,15 @@ struct CertificateTests {
     @Test("the same validator counted twice does not make a quorum")
     func duplicateSigner() throws {
         let batch = fixture.batch(seq: 1)
-        let genuine = try fixture.certificate(for: batch.id, voters: [0, 1])
-        let padded = Certificate(batchID: batch.id, network: fixture.network, epoch: 0, signers: genuine.signers + [genuine.signers[0]])
+        let genuine = try fixture.certificate(for: BatchKey(batch), voters: [0, 1])
+        let padded = Certificate(batch: BatchKey(batch), network: fixture.network, epoch: 0, signers: genuine.signers + [genuine.signers[0]])
         #expect(throws: LedgerError.self) { try padded.verify(for: fixture.committee) }
     }
 
     @Test("a certificate of another epoch or network is refused")
     func wrongEpochOrNetwork() throws {
         let batch = fixture.batch(seq: 1)
-        let certificate = try fixture.certificate(for: batch.id, voters: [0, 1, 2])
+        let certificate = try fixture.certificate(for: BatchKey(batch), voters: [0, 1, 2])
         let nextEpoch = try Committee(network: fixture.network, epoch: 1, validators: fixture.committee.validators)
         #expect(throws: LedgerError.self) { try certificate.verify(for: nextEpoch) }
         let otherNetwork = try Committee(network: try NetworkID("other"), epoch: 0, validators: fixture.committee.validators)
@@ -78,23 +78,23 @@ struct CertificateTests {
         // A reaches validators 0 and 1 first, B reaches 2 first; each then sees the other too.
         for (index, order) in [[a, b], [a, b], [b, a]].enumerated() {
             for batch in order {
-                if case .vote(let id, _) = honest[index].handle(batch) {
-                    let vote = Vote.sign(ids: [id], network: fixture.network, epoch: 0, with: fixture.validatorKeys[index])
+                if case .vote = honest[index].handle(batch) {
+                    let vote = Vote.sign(keys: [BatchKey(batch)], network: fixture.network, epoch: 0, with: fixture.validatorKeys[index])
                     certified += assembler.add(try vote.verify(for: fixture.committee))
                 }
             }
         }
-        for id in [a.id, b.id] {
-            let lie = Vote.sign(ids: [id], network: fixture.network, epoch: 0, with: fixture.validatorKeys[3])
+        for key in [BatchKey(a), BatchKey(b)] {
+            let lie = Vote.sign(keys: [key], network: fixture.network, epoch: 0, with: fixture.validatorKeys[3])
             certified += assembler.add(try lie.verify(for: fixture.committee))
         }
-        #expect(certified.map(\.batchID) == [a.id])
+        #expect(certified.map(\.batch) == [BatchKey(a)])
     }
 
     @Test("Merkle paths: every leaf of trees of 1 to 70 leaves proves its root, and nothing else does")
     func merklePaths() {
         for count in 1...70 {
-            let ids = (0..<count).map { BatchID(BLAKE2b256.hash([UInt8($0), UInt8(count)])) }
+            let ids = (0..<count).map { BatchKey(account: fixture.payer.publicKey, id: BatchID(BLAKE2b256.hash([UInt8($0), UInt8(count)]))) }
             let tree = MerkleTree(ids)
             for index in 0..<count {
                 let path = tree.path(for: index)
@@ -111,12 +111,32 @@ struct CertificateTests {
     @Test("certificate decoding refuses junk, trailing bytes and signers out of order")
     func strictDecoding() throws {
         let batch = fixture.batch(seq: 1)
-        let bytes = try fixture.certificate(for: batch.id, voters: [0, 1, 2]).encoded()
+        let bytes = try fixture.certificate(for: BatchKey(batch), voters: [0, 1, 2]).encoded()
         #expect(throws: LedgerError.self) { try Certificate(decoding: bytes + [0]) }
         #expect(throws: LedgerError.self) { try Certificate(decoding: Array(bytes.dropLast())) }
         #expect(throws: LedgerError.self) { try Certificate(decoding: [0xA0]) }
         for length in stride(from: 0, to: bytes.count, by: 7) {
             _ = try? Certificate(decoding: Array(bytes.prefix(length))) // must not crash
         }
+    }
+}
+
+@Suite("ledger authority: batch identity")
+struct BatchIdentityTests {
+    let fixture = LedgerFixture()
+
+    @Test("two accounts signing byte-identical payloads share a batch id, but a certificate for one never applies to the other")
+    func identicalPayloadsOfTwoAccounts() throws {
+        let twin = SigningKey()
+        var authority = try Authority.genesis(committee: fixture.committee, allocations: [
+            (fixture.payer.publicKey, Amount(LedgerFixture.funding)), (twin.publicKey, Amount(LedgerFixture.funding)),
+        ])
+        let mine = fixture.batch(seq: 1), theirs = fixture.batch(seq: 1, from: twin)
+        #expect(mine.id == theirs.id, "the contract's id hashes the payload only")
+        let certificate = try fixture.verified(mine)
+        #expect(throws: LedgerError.self) { try authority.apply(theirs, certificate) }
+        #expect(authority.state(of: twin.publicKey).nextSeq == 1)
+        _ = try authority.apply(mine, certificate)
+        #expect(authority.state(of: fixture.payer.publicKey).nextSeq == 2)
     }
 }

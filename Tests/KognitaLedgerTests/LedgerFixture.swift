@@ -28,22 +28,22 @@ struct LedgerFixture {
     }
 
     /// A certificate for `ids[0]`... made of real votes by the validators at `voters`.
-    func certificate(for id: BatchID, voters: [Int], alsoVotingFor others: [BatchID] = []) throws -> Certificate {
+    func certificate(for id: BatchKey, voters: [Int], alsoVotingFor others: [BatchKey] = []) throws -> Certificate {
         var assembler = CertificateAssembler(committee: committee)
         var made: [Certificate] = []
         for index in voters {
-            let vote = Vote.sign(ids: others + [id], network: network, epoch: 0, with: validatorKeys[index])
+            let vote = Vote.sign(keys: others + [id], network: network, epoch: 0, with: validatorKeys[index])
             made += assembler.add(try vote.verify(for: committee))
         }
-        if let certificate = made.first(where: { $0.batchID == id }) { return certificate }
+        if let certificate = made.first(where: { $0.batch == id }) { return certificate }
         // Below a quorum the assembler makes nothing: assemble the signers by hand.
         let signers = try voters.map { index in
-            try Vote.sign(ids: others + [id], network: network, epoch: 0, with: validatorKeys[index]).verify(for: committee).signer(for: id)!
+            try Vote.sign(keys: others + [id], network: network, epoch: 0, with: validatorKeys[index]).verify(for: committee).signer(for: id)!
         }
-        return Certificate(batchID: id, network: network, epoch: 0, signers: signers)
+        return Certificate(batch: id, network: network, epoch: 0, signers: signers)
     }
 
     func verified(_ batch: SignedBatch) throws -> VerifiedCertificate {
-        try certificate(for: batch.id, voters: [0, 1, 2]).verify(for: committee)
+        try certificate(for: BatchKey(batch), voters: [0, 1, 2]).verify(for: committee)
     }
 }

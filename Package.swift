@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries. Only the Swift wrapper modules import these.
@@ -40,6 +41,18 @@ let package = Package(
         .target(
             name: "KognitaLedger",
             dependencies: ["KognitaCore"]
+        ),
+
+        // The full node's parts: the SQLite ledger store (GRDB), and later the
+        // peer network, the client API and the services that tie them up.
+        .target(
+            name: "KognitaNode",
+            dependencies: [
+                "KognitaCore",
+                "KognitaLedger",
+                "KognitaSystem",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
 
         // The few POSIX file operations the tools need: atomic writes, private
@@ -91,6 +104,10 @@ let package = Package(
         .testTarget(
             name: "KognitaLedgerTests",
             dependencies: ["KognitaLedger", "KognitaCore"]
+        ),
+        .testTarget(
+            name: "KognitaNodeTests",
+            dependencies: ["KognitaNode", "KognitaLedger", "KognitaCore", "KognitaTesting"]
         ),
         .testTarget(
             name: "KognitaMQTTTests",

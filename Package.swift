@@ -86,6 +86,7 @@ let package = Package(
             dependencies: [
                 "KognitaCore",
                 "KognitaSystem",
+                "KognitaNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -8,9 +8,9 @@ import Glibc
 struct Kognita: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kognita",
-        abstract: "Kognita operator tool: device keys and signed payment batches.",
+        abstract: "Kognita operator tool: device keys, signed payment batches, network genesis.",
         discussion: "The wire format is described in docs/PROTOCOL.md.",
-        subcommands: [KeygenCommand.self, KeyCommand.self, BatchCommand.self]
+        subcommands: [KeygenCommand.self, KeyCommand.self, BatchCommand.self, GenesisCommand.self]
     )
 
     /// Runs the command; every failure, including a mistyped argument, is one

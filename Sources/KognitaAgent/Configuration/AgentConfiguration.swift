@@ -181,9 +181,3 @@ extension AgentConfiguration {
     }
 }
 
-/// Everything wrong with a configuration, each naming its key.
-public struct ConfigurationErrors: Error, Sendable, CustomStringConvertible {
-    public let messages: [String]
-    init(_ messages: [String]) { self.messages = messages }
-    public var description: String { messages.joined(separator: "\n") }
-}

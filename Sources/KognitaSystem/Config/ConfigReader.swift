@@ -1,19 +1,18 @@
-import KognitaSystem
-
-/// Reads typed values out of a parsed TOML document, applying environment
+/// Reads typed values out of a parsed TOML document (agent, node and bridge
+/// configurations, genesis files), applying environment
 /// overrides and collecting errors by key instead of stopping at the first.
-struct ConfigReader {
-    let root: TOMLTable
-    let environment: [String: String]
-    private(set) var errors: [String] = []
+public struct ConfigReader {
+    public let root: TOMLTable
+    public let environment: [String: String]
+    public private(set) var errors: [String] = []
     private var known: [String: Set<String>] = [:]
 
-    init(_ root: TOMLTable, environment: [String: String]) {
+    public init(_ root: TOMLTable, environment: [String: String] = [:]) {
         self.root = root
         self.environment = environment
     }
 
-    mutating func fail(_ key: String, _ message: String) { errors.append("\(key): \(message)") }
+    public mutating func fail(_ key: String, _ message: String) { errors.append("\(key): \(message)") }
 
     private mutating func raw(_ section: String, _ key: String) -> (TOMLValue?, fromEnvironment: Bool) {
         known[section, default: []].insert(key)
@@ -22,7 +21,7 @@ struct ConfigReader {
         return (nil, false)
     }
 
-    mutating func string(_ section: String, _ key: String) -> String? {
+    public mutating func string(_ section: String, _ key: String) -> String? {
         switch raw(section, key) {
         case (nil, _): return nil
         case (.string(let s)?, _): return s
@@ -30,7 +29,7 @@ struct ConfigReader {
         }
     }
 
-    mutating func unsigned(_ section: String, _ key: String, range: ClosedRange<UInt64> = 0...UInt64.max) -> UInt64? {
+    public mutating func unsigned(_ section: String, _ key: String, range: ClosedRange<UInt64> = 0...UInt64.max) -> UInt64? {
         let (value, fromEnvironment) = raw(section, key)
         return unsigned(value, fromEnvironment: fromEnvironment, name: "\(section).\(key)", range: range)
     }
@@ -51,7 +50,7 @@ struct ConfigReader {
     }
 
     // Arrays of tables ([[sensor]], [[rule]]): no environment overrides.
-    mutating func tables(_ name: String) -> [TOMLTable] {
+    public mutating func tables(_ name: String) -> [TOMLTable] {
         known[name, default: []].insert("*")
         switch root[name] {
         case .tables(let list)?: return list
@@ -60,7 +59,7 @@ struct ConfigReader {
         }
     }
 
-    mutating func string(_ table: TOMLTable, _ at: String, _ key: String) -> String? {
+    public mutating func string(_ table: TOMLTable, _ at: String, _ key: String) -> String? {
         known["\(at)", default: []].insert(key)
         switch table[key] {
         case nil: return nil
@@ -69,12 +68,12 @@ struct ConfigReader {
         }
     }
 
-    mutating func unsigned(_ table: TOMLTable, _ at: String, _ key: String, range: ClosedRange<UInt64>) -> UInt64? {
+    public mutating func unsigned(_ table: TOMLTable, _ at: String, _ key: String, range: ClosedRange<UInt64>) -> UInt64? {
         known["\(at)", default: []].insert(key)
         return unsigned(table[key], fromEnvironment: false, name: "\(at).\(key)", range: range)
     }
 
-    mutating func float(_ table: TOMLTable, _ at: String, _ key: String) -> Double? {
+    public mutating func float(_ table: TOMLTable, _ at: String, _ key: String) -> Double? {
         known["\(at)", default: []].insert(key)
         switch table[key] {
         case nil: return nil
@@ -85,7 +84,7 @@ struct ConfigReader {
     }
 
     /// Reports keys nobody asked for: usually a typo that would otherwise be silently ignored.
-    mutating func rejectUnknownKeys() {
+    public mutating func rejectUnknownKeys() {
         for name in root.keys {
             guard let asked = known[name] else { fail(name, "unknown section or key"); continue }
             if case .table(let table)? = root[name] {
@@ -99,4 +98,11 @@ struct ConfigReader {
             }
         }
     }
+}
+
+/// Everything wrong with a configuration, each naming its key.
+public struct ConfigurationErrors: Error, Sendable, CustomStringConvertible {
+    public let messages: [String]
+    public init(_ messages: [String]) { self.messages = messages }
+    public var description: String { messages.joined(separator: "\n") }
 }

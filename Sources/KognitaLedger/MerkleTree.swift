@@ -73,17 +73,22 @@ public struct MerkleTree: Sendable {
         return used == path.count ? hash : nil
     }
 
+    // Both hashes build their 65-byte input on the stack: a vote over 250
+    // batches makes about 500 of them, and a heap array each was most of the cost.
     static func leafHash(_ key: BatchKey) -> Bytes32 {
-        var input = [UInt8](repeating: 0, count: 65)
-        key.account.rawValue.withUnsafeBytes { raw in for i in 0..<32 { input[1 + i] = raw[i] } }
-        key.id.rawValue.withUnsafeBytes { raw in for i in 0..<32 { input[33 + i] = raw[i] } }
-        return BLAKE2b256.hash(input)
+        hash(prefix: 0, key.account.rawValue, key.id.rawValue)
     }
 
     static func nodeHash(_ left: Bytes32, _ right: Bytes32) -> Bytes32 {
-        var input = [UInt8](repeating: 1, count: 65)
-        left.withUnsafeBytes { raw in for i in 0..<32 { input[1 + i] = raw[i] } }
-        right.withUnsafeBytes { raw in for i in 0..<32 { input[33 + i] = raw[i] } }
-        return BLAKE2b256.hash(input)
+        hash(prefix: 1, left, right)
+    }
+
+    private static func hash(prefix: UInt8, _ first: Bytes32, _ second: Bytes32) -> Bytes32 {
+        withUnsafeTemporaryAllocation(byteCount: 65, alignment: 1) { buffer in
+            buffer[0] = prefix
+            first.withUnsafeBytes { buffer.baseAddress!.advanced(by: 1).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+            second.withUnsafeBytes { buffer.baseAddress!.advanced(by: 33).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+            return BLAKE2b256.hash(UnsafeRawBufferPointer(buffer))
+        }
     }
 }

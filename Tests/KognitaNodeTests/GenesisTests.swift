@@ -73,3 +73,15 @@ struct GenesisTests {
         #expect(c.digest != a.digest)
     }
 }
+
+@Suite("genesis: documented example")
+struct GenesisExampleTests {
+    @Test("Config/genesis.toml is a valid genesis of four validators with a funded faucet")
+    func exampleParses() throws {
+        let genesis = try Genesis.parse(String(contentsOfFile: Repository.path("Config/genesis.toml"), encoding: .utf8)).get()
+        #expect(genesis.validators.count == 4)
+        #expect(try genesis.committee().quorumWeight == 3)
+        #expect(genesis.faucet == genesis.allocations.first?.account)
+        #expect(genesis.supply == Amount(1_000_000_000_000_000))
+    }
+}

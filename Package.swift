@@ -94,7 +94,7 @@ let package = Package(
         // Shared test helpers: temporary directories, child processes, repo paths.
         .target(
             name: "KognitaTesting",
-            dependencies: ["KognitaCore"],
+            dependencies: ["KognitaCore", "KognitaLedger"],
             path: "Tests/KognitaTesting"
         ),
 
@@ -104,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KognitaLedgerTests",
-            dependencies: ["KognitaLedger", "KognitaCore"]
+            dependencies: ["KognitaLedger", "KognitaCore", "KognitaTesting"]
         ),
         .testTarget(
             name: "KognitaNodeTests",

@@ -15,13 +15,13 @@ extension Authority {
         public var releasedLocks: [AccountID: Lock] = [:]
         /// Batches that were waiting for a predecessor that is now final,
         /// with what the authority decided about them.
-        public var followUps: [(SignedBatch, Decision)] = []
+        public var followUps: [FollowUp] = []
+    }
 
-        public static func == (l: Applied, r: Applied) -> Bool {
-            l.batches == r.batches && l.changedAccounts == r.changedAccounts && l.releasedLocks == r.releasedLocks
-                && l.followUps.map(\.0) == r.followUps.map(\.0) && l.followUps.map(\.1) == r.followUps.map(\.1)
-        }
-        public func hash(into hasher: inout Hasher) { hasher.combine(batches) }
+    /// A waiting batch decided once its predecessor became final.
+    public struct FollowUp: Sendable, Hashable {
+        public let batch: SignedBatch
+        public let decision: Decision
     }
 
     /// What the authority did with a certificate.
@@ -75,7 +75,7 @@ extension Authority {
             let ready = queue.removeValue(forKey: nextSeq)
             waitingTotal -= before - queue.count
             waiting[account] = queue.isEmpty ? nil : queue
-            if let ready { applied.followUps.append((ready, handle(ready))) }
+            if let ready { applied.followUps.append(FollowUp(batch: ready, decision: handle(ready))) }
         }
         return .applied(applied)
     }

@@ -41,41 +41,41 @@ extension Certificate {
     }
 
     private static func parse(_ bytes: [UInt8]) throws -> Certificate {
-            var reader = try CBORReader(bytes)
-            guard try reader.readMapHeader(maxCount: 5) == 5 else { throw LedgerError("a certificate map has exactly 5 fields") }
-            var key: UInt64? = nil
-            guard try reader.readMapKey(after: &key) == 0 else { throw LedgerError("certificate field 0 (batch id) is missing") }
-            let id = BatchID(try reader.readBytes32())
-            guard try reader.readMapKey(after: &key) == 1 else { throw LedgerError("certificate field 1 (network) is missing") }
-            let networkText = try reader.readText(maxBytes: NetworkID.maxLength)
-            guard let network = try? NetworkID(networkText) else { throw LedgerError("certificate network '\(networkText)' is not a network id") }
-            guard try reader.readMapKey(after: &key) == 2 else { throw LedgerError("certificate field 2 (epoch) is missing") }
-            let epoch = try reader.readUnsigned()
-            guard try reader.readMapKey(after: &key) == 3 else { throw LedgerError("certificate field 3 (signers) is missing") }
-            let count = try reader.readArrayHeader(maxCount: Committee.maxValidators)
-            var signers: [Signer] = []
-            signers.reserveCapacity(count)
-            for _ in 0..<count {
-                guard try reader.readArrayHeader(maxCount: 5) == 5 else { throw LedgerError("a certificate signer has exactly 5 fields") }
-                let validator = PublicKey(try reader.readBytes32())
-                let leaves = try reader.readUnsigned()
-                let index = try reader.readUnsigned()
-                guard leaves <= UInt64(Vote.maxBatches), index < leaves else { throw LedgerError("a certificate signer's vote shape is out of range") }
-                let pathCount = try reader.readArrayHeader(maxCount: 11) // log2(1024) + 1
-                var path: [Bytes32] = []
-                for _ in 0..<pathCount { path.append(try reader.readBytes32()) }
-                let signatureBytes = try reader.readByteString()
-                guard let signature = try? Signature(bytes: signatureBytes) else { throw LedgerError("a certificate signature is not 64 bytes") }
-                signers.append(Signer(validator: validator, count: UInt32(leaves), index: UInt32(index), path: path, signature: signature))
-            }
-            guard try reader.readMapKey(after: &key) == 4 else { throw LedgerError("certificate field 4 (account) is missing") }
-            let account = AccountID(try reader.readBytes32())
-            try reader.expectEnd()
-            let certificate = Certificate(batch: BatchKey(account: account, id: id), network: network, epoch: epoch, signers: signers)
-            // Canonical order is part of the encoding: re-sorting must change nothing.
-            guard certificate.signers.map(\.validator) == signers.map(\.validator) else {
-                throw LedgerError("the certificate's signers are not in canonical order")
-            }
-            return certificate
+        var reader = try CBORReader(bytes)
+        guard try reader.readMapHeader(maxCount: 5) == 5 else { throw LedgerError("a certificate map has exactly 5 fields") }
+        var key: UInt64? = nil
+        guard try reader.readMapKey(after: &key) == 0 else { throw LedgerError("certificate field 0 (batch id) is missing") }
+        let id = BatchID(try reader.readBytes32())
+        guard try reader.readMapKey(after: &key) == 1 else { throw LedgerError("certificate field 1 (network) is missing") }
+        let networkText = try reader.readText(maxBytes: NetworkID.maxLength)
+        guard let network = try? NetworkID(networkText) else { throw LedgerError("certificate network '\(networkText)' is not a network id") }
+        guard try reader.readMapKey(after: &key) == 2 else { throw LedgerError("certificate field 2 (epoch) is missing") }
+        let epoch = try reader.readUnsigned()
+        guard try reader.readMapKey(after: &key) == 3 else { throw LedgerError("certificate field 3 (signers) is missing") }
+        let count = try reader.readArrayHeader(maxCount: Committee.maxValidators)
+        var signers: [Signer] = []
+        signers.reserveCapacity(count)
+        for _ in 0..<count {
+            guard try reader.readArrayHeader(maxCount: 5) == 5 else { throw LedgerError("a certificate signer has exactly 5 fields") }
+            let validator = PublicKey(try reader.readBytes32())
+            let leaves = try reader.readUnsigned()
+            let index = try reader.readUnsigned()
+            guard leaves <= UInt64(Vote.maxBatches), index < leaves else { throw LedgerError("a certificate signer's vote shape is out of range") }
+            let pathCount = try reader.readArrayHeader(maxCount: 11) // log2(1024) + 1
+            var path: [Bytes32] = []
+            for _ in 0..<pathCount { path.append(try reader.readBytes32()) }
+            let signatureBytes = try reader.readByteString()
+            guard let signature = try? Signature(bytes: signatureBytes) else { throw LedgerError("a certificate signature is not 64 bytes") }
+            signers.append(Signer(validator: validator, count: UInt32(leaves), index: UInt32(index), path: path, signature: signature))
+        }
+        guard try reader.readMapKey(after: &key) == 4 else { throw LedgerError("certificate field 4 (account) is missing") }
+        let account = AccountID(try reader.readBytes32())
+        try reader.expectEnd()
+        let certificate = Certificate(batch: BatchKey(account: account, id: id), network: network, epoch: epoch, signers: signers)
+        // Canonical order is part of the encoding: re-sorting must change nothing.
+        guard certificate.signers.map(\.validator) == signers.map(\.validator) else {
+            throw LedgerError("the certificate's signers are not in canonical order")
+        }
+        return certificate
     }
 }

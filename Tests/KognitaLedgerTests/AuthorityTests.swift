@@ -1,6 +1,7 @@
 import Testing
 import KognitaCore
 import KognitaLedger
+import KognitaTesting
 
 @Suite("ledger authority: voting")
 struct AuthorityVotingTests {
@@ -43,8 +44,8 @@ struct AuthorityVotingTests {
         _ = authority.handle(first)
         guard case .applied(let applied) = try authority.apply(first, fixture.verified(first)) else { Issue.record("not applied"); return }
         #expect(applied.followUps.count == 1)
-        #expect(applied.followUps.first?.0 == second)
-        #expect(applied.followUps.first?.1 == .vote(second.id, lockIsNew: true))
+        #expect(applied.followUps.first?.batch == second)
+        #expect(applied.followUps.first?.decision == .vote(second.id, lockIsNew: true))
         #expect(authority.waitingCount == 0)
     }
 

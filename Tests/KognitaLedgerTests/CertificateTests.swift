@@ -1,6 +1,7 @@
 import Testing
 import KognitaCore
 import KognitaLedger
+import KognitaTesting
 
 @Suite("ledger authority: certificates")
 struct CertificateTests {

@@ -5,37 +5,7 @@ import KognitaLedger
 import KognitaNode
 import KognitaTesting
 
-/// Four validators, a funded payer, and real certificates, as in the ledger tests.
-private struct Network {
-    let network = try! NetworkID("kognita-test")
-    let validatorKeys = (0..<4).map { _ in SigningKey() }
-    let committee: Committee
-    let payer = SigningKey()
-    let payee = SigningKey()
-    let genesisDigest = BLAKE2b256.hash(Array("test genesis".utf8))
-
-    init() {
-        committee = try! Committee(network: network, epoch: 0, validators: validatorKeys.map { Validator(id: $0.publicKey, weight: 1) })
-    }
-
-    func genesis() -> Authority {
-        try! Authority.genesis(committee: committee, allocations: [(payer.publicKey, 1_000_000)])
-    }
-
-    func batch(seq: UInt64, prev: BatchID) -> SignedBatch {
-        try! SignedBatch.sign(Batch(network: network, seq: seq, prev: prev, created: 1, fee: 2,
-                                    transfers: [Transfer(to: payee.publicKey, amount: 100)]), with: payer)
-    }
-
-    func certificate(_ batch: SignedBatch) throws -> VerifiedCertificate {
-        var assembler = CertificateAssembler(committee: committee)
-        var made: [Certificate] = []
-        for key in validatorKeys.prefix(3) {
-            made += assembler.add(try Vote.sign(keys: [BatchKey(batch)], network: network, epoch: 0, with: key).verify(for: committee))
-        }
-        return try made[0].verify(for: committee)
-    }
-}
+private let genesisDigest = BLAKE2b256.hash(Array("test genesis".utf8))
 
 /// Runs the authority and records what it changed, as the node does.
 private func applyAndRecord(_ authority: inout Authority, _ batch: SignedBatch, _ certificate: VerifiedCertificate) throws -> LedgerChanges {
@@ -50,29 +20,31 @@ private func applyAndRecord(_ authority: inout Authority, _ batch: SignedBatch, 
 
 @Suite("ledger store (SQLite through GRDB)")
 struct LedgerStoreTests {
-    private let net = Network()
+    private let net = LedgerFixture()
+
+    private func batch(seq: UInt64, prev: BatchID) -> SignedBatch { net.batch(seq: seq, prev: prev, amounts: [100], fee: 2) }
 
     @Test("locks, applied certificates, accounts and the fee pool survive reopening; the reloaded ledger has the same digest")
     func survivesReopen() async throws {
         try await TemporaryDirectory.with { dir in
             let path = "\(dir)/ledger.sqlite"
-            var authority = net.genesis()
+            var authority = net.authority()
             var digestBefore = Bytes32.zero
             do {
                 let store = try LedgerStore(path: path)
-                try store.initialise(genesisDigest: net.genesisDigest, accounts: authority.accounts)
+                try store.initialise(genesisDigest: genesisDigest, accounts: authority.accounts)
                 var prev = BatchID.zero
                 for seq in 1...5 as ClosedRange<UInt64> {
-                    let batch = net.batch(seq: seq, prev: prev)
+                    let batch = batch(seq: seq, prev: prev)
                     guard case .vote(_, lockIsNew: true) = authority.handle(batch) else { Issue.record("no vote"); return }
                     var lock = LedgerChanges()
                     lock.newLocks[net.payer.publicKey] = authority.locks[net.payer.publicKey]
                     try store.commit(lock)
-                    try store.commit(try applyAndRecord(&authority, batch, net.certificate(batch)))
+                    try store.commit(try applyAndRecord(&authority, batch, net.verified(batch)))
                     prev = batch.id
                 }
                 // A sixth batch is voted on but not yet final: its lock must survive.
-                let pending = net.batch(seq: 6, prev: prev)
+                let pending = batch(seq: 6, prev: prev)
                 _ = authority.handle(pending)
                 var lock = LedgerChanges()
                 lock.newLocks[net.payer.publicKey] = authority.locks[net.payer.publicKey]
@@ -98,8 +70,8 @@ struct LedgerStoreTests {
     func otherGenesisRefused() async throws {
         try await TemporaryDirectory.with { dir in
             let store = try LedgerStore(path: "\(dir)/ledger.sqlite")
-            try store.initialise(genesisDigest: net.genesisDigest, accounts: [:])
-            try store.initialise(genesisDigest: net.genesisDigest, accounts: [:]) // the same genesis again: fine
+            try store.initialise(genesisDigest: genesisDigest, accounts: [:])
+            try store.initialise(genesisDigest: genesisDigest, accounts: [:]) // the same genesis again: fine
             #expect(throws: LedgerError.self) {
                 try store.initialise(genesisDigest: BLAKE2b256.hash([1]), accounts: [:])
             }

@@ -54,8 +54,9 @@ public struct AgentConfiguration: Sendable {
     /// problem, each naming its key, so one run of `check-config` shows them all.
     public static func parse(_ text: String, environment: [String: String] = [:]) -> Result<AgentConfiguration, ConfigurationErrors> {
         var reader: ConfigReader
-        do throws(TOMLError) { reader = ConfigReader(try TOMLParser.parse(text), environment: environment) } catch {
-            return .failure(ConfigurationErrors(["syntax: \(error)"]))
+        switch ConfigReader.parsing(text, environment: environment) {
+        case .success(let parsed): reader = parsed
+        case .failure(let errors): return .failure(errors)
         }
         var c = AgentConfiguration()
         if let network = reader.string("agent", "network") {

@@ -55,7 +55,12 @@ public struct Genesis: Sendable, Hashable {
     }
 
     /// The total money of the network (it never changes: fees go to the pool).
-    public var supply: Amount { Amount(allocations.reduce(0) { $0 &+ $1.amount.baseUnits }) }
+    /// ``parse(_:)`` refuses allocations that overflow, so this cannot.
+    public var supply: Amount {
+        do throws(AmountError) { return try Amount.sum(allocations.map(\.amount)) } catch {
+            preconditionFailure("the genesis allocations overflow: \(error)")
+        }
+    }
 
     /// A digest of the content (not of the file's text, so comments and
     /// layout do not matter): nodes refuse peers and databases of another genesis.
@@ -84,8 +89,9 @@ public struct Genesis: Sendable, Hashable {
     /// Parses `genesis.toml`, reporting every problem by key.
     public static func parse(_ text: String) -> Result<Genesis, ConfigurationErrors> {
         var reader: ConfigReader
-        do throws(TOMLError) { reader = ConfigReader(try TOMLParser.parse(text)) } catch {
-            return .failure(ConfigurationErrors(["syntax: \(error)"]))
+        switch ConfigReader.parsing(text) {
+        case .success(let parsed): reader = parsed
+        case .failure(let errors): return .failure(errors)
         }
         var network: NetworkID?
         if let id = reader.string("network", "id") {

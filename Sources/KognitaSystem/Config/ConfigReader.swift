@@ -12,6 +12,13 @@ public struct ConfigReader {
         self.environment = environment
     }
 
+    /// A reader over `text`, or the syntax error as the one problem to report.
+    public static func parsing(_ text: String, environment: [String: String] = [:]) -> Result<ConfigReader, ConfigurationErrors> {
+        do throws(TOMLError) { return .success(ConfigReader(try TOMLParser.parse(text), environment: environment)) } catch {
+            return .failure(ConfigurationErrors(["syntax: \(error)"]))
+        }
+    }
+
     public mutating func fail(_ key: String, _ message: String) { errors.append("\(key): \(message)") }
 
     private mutating func raw(_ section: String, _ key: String) -> (TOMLValue?, fromEnvironment: Bool) {

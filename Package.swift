@@ -11,10 +11,18 @@ let package = Package(
         .library(name: "KognitaLedger", targets: ["KognitaLedger"]),
         .executable(name: "kognita", targets: ["kognita"]),
         .executable(name: "kognita-agent", targets: ["kognita-agent"]),
+        .executable(name: "kognita-node", targets: ["kognita-node"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        // Without its default traits: no swift-configuration, no full Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
     ],
     targets: [
         // System libraries. Only the Swift wrapper modules import these.
@@ -52,6 +60,24 @@ let package = Package(
                 "KognitaLedger",
                 "KognitaSystem",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+
+        // The full node executable.
+        .executableTarget(
+            name: "kognita-node",
+            dependencies: [
+                "KognitaNode",
+                "KognitaSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 

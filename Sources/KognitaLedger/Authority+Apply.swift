@@ -9,6 +9,8 @@ extension Authority {
         /// The batches applied, in order: the certified one, then any
         /// certified successors that were waiting for it.
         public var batches: [SignedBatch] = []
+        /// Each applied batch's certificate, in the same order as ``batches``.
+        public var certificates: [VerifiedCertificate] = []
         /// Every account whose state changed (senders and recipients).
         public var changedAccounts: Set<AccountID> = []
         /// Locks released because their seq became final.
@@ -59,13 +61,13 @@ extension Authority {
             return .waitingForPredecessor
         }
         var applied = Applied()
-        try commit(batch, into: &applied)
+        try commit(batch, certificate, into: &applied)
         // Certified successors that arrived early, then a waiting batch to vote on.
         while true {
             let expected = self.state(of: account).nextSeq
-            guard let (next, _) = certifiedAhead[account]?.removeValue(forKey: expected) else { break }
+            guard let (next, nextCertificate) = certifiedAhead[account]?.removeValue(forKey: expected) else { break }
             certifiedAheadTotal -= 1
-            try commit(next, into: &applied)
+            try commit(next, nextCertificate, into: &applied)
         }
         if certifiedAhead[account]?.isEmpty == true { certifiedAhead[account] = nil }
         let nextSeq = self.state(of: account).nextSeq
@@ -81,7 +83,7 @@ extension Authority {
     }
 
     /// Applies one batch whose seq is the sender's next; checks before it changes anything.
-    private mutating func commit(_ batch: SignedBatch, into applied: inout Applied) throws(LedgerError) {
+    private mutating func commit(_ batch: SignedBatch, _ certificate: VerifiedCertificate, into applied: inout Applied) throws(LedgerError) {
         let account = batch.signer
         var sender = state(of: account)
         guard batch.batch.prev == sender.lastFinal else {
@@ -110,6 +112,7 @@ extension Authority {
             applied.releasedLocks[account] = lock
         }
         applied.batches.append(batch)
+        applied.certificates.append(certificate)
     }
 
     /// The sum of all balances and the fee pool: equal to the genesis supply

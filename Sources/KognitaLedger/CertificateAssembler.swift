@@ -22,10 +22,11 @@ public struct CertificateAssembler: Sendable {
     }
 
     /// Adds a vote checked against this committee; returns the certificates
-    /// it completes (each batch is certified once).
-    public mutating func add(_ vote: VerifiedVote) -> [Certificate] {
+    /// it completes (each batch is certified once). They count as verified:
+    /// every part comes from a vote that was.
+    public mutating func add(_ vote: VerifiedVote) -> [VerifiedCertificate] {
         precondition(vote.vote.epoch == committee.epoch, "a vote of another epoch")
-        var completed: [Certificate] = []
+        var completed: [VerifiedCertificate] = []
         for id in vote.vote.keys where !certified.contains(id) {
             var signers = signersByBatch[id] ?? []
             if signers.isEmpty { track(id) }
@@ -33,7 +34,7 @@ public struct CertificateAssembler: Sendable {
             signers.append(signer)
             let weight = (weightByBatch[id] ?? 0) + vote.weight
             if weight >= committee.quorumWeight {
-                completed.append(Certificate(batch: id, network: committee.network, epoch: committee.epoch, signers: signers))
+                completed.append(VerifiedCertificate(certificate: Certificate(batch: id, network: committee.network, epoch: committee.epoch, signers: signers)))
                 signersByBatch[id] = nil
                 weightByBatch[id] = nil
                 certified.insert(id)

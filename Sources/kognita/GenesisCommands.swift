@@ -23,7 +23,8 @@ struct GenesisNewCommand: ParsableCommand {
               genesis.toml                 the network id, the validators (id, weight, peer address), the allocations
               faucet.key                   the faucet account's key (0600); the faucet holds the whole supply
               validator-N/identity.key     validator N's Ed25519 identity (0600)
-              validator-N/node.toml        its node configuration: peer port BASE+N, HTTP port API_BASE+N on 127.0.0.1
+              validator-N/node.toml        its node configuration: peer port BASE+N, HTTP port API_BASE+N on 127.0.0.1;
+                                           validator-1 serves the faucet (POST /v1/faucet)
             """
     )
 
@@ -74,14 +75,23 @@ struct GenesisNewCommand: ParsableCommand {
             try makeDirectory(home, mode: 0o700)
             try saveKey(identity, to: "\(home)/identity.key")
             entries.append(.init(id: identity.publicKey, weight: 1, address: "\(host):\(basePort + number)"))
+            // Only one node serves the faucet: two signers of one account
+            // could sign two batches at one seq and freeze it.
+            let faucetSection = number == 1 ? """
+                [faucet]
+                key = "file:../faucet.key"
+                """ : """
+                # The faucet is served by validator-1 only.
+                """
             let config = """
                 # Node configuration of validator \(number) of \(networkID) (made by kognita genesis new).
                 # Run it with: kognita-node --config \(home)/node.toml
+                # Relative paths are relative to this file's directory. Config/node.toml documents every key.
 
                 [node]
-                identity = "file:\(home)/identity.key"
-                genesis = "\(genesisPath)"
-                data_directory = "\(home)/data"
+                identity = "file:identity.key"
+                genesis = "../genesis.toml"
+                data_directory = "data"
 
                 [peer]
                 listen = "\(host):\(basePort + number)"
@@ -89,8 +99,7 @@ struct GenesisNewCommand: ParsableCommand {
                 [api]
                 listen = "127.0.0.1:\(apiBasePort + number)"
 
-                [faucet]
-                key = "file:\(directory)/faucet.key"
+                \(faucetSection)
 
                 """
             try write(config, to: "\(home)/node.toml", mode: 0o644)

@@ -75,7 +75,7 @@ struct CertificateTests {
         var honest = (0..<3).map { _ in fixture.authority() }
         let a = fixture.batch(seq: 1, amounts: [10]), b = fixture.batch(seq: 1, amounts: [20])
         var assembler = CertificateAssembler(committee: fixture.committee)
-        var certified: [Certificate] = []
+        var certified: [VerifiedCertificate] = []
         // A reaches validators 0 and 1 first, B reaches 2 first; each then sees the other too.
         for (index, order) in [[a, b], [a, b], [b, a]].enumerated() {
             for batch in order {

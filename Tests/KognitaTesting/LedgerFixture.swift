@@ -33,7 +33,7 @@ public struct LedgerFixture {
         var made: [Certificate] = []
         for index in voters {
             let vote = Vote.sign(keys: others + [id], network: network, epoch: 0, with: validatorKeys[index])
-            made += assembler.add(try vote.verify(for: committee))
+            made += assembler.add(try vote.verify(for: committee)).map(\.certificate)
         }
         if let certificate = made.first(where: { $0.batch == id }) { return certificate }
         // Below a quorum the assembler makes nothing: assemble the signers by hand.

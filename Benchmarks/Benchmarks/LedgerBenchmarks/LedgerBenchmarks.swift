@@ -40,7 +40,7 @@ private struct Round {
             for start in stride(from: 0, to: ids.count, by: 250) {
                 let vote = Vote.sign(keys: Array(ids[start..<min(start + 250, ids.count)]), network: network, epoch: 0, with: key)
                 votes.append(vote)
-                for certificate in assembler.add(try! vote.verify(for: committee)) { made[certificate.batch] = certificate }
+                for certificate in assembler.add(try! vote.verify(for: committee)) { made[certificate.batch] = certificate.certificate }
             }
         }
         self.votes = votes

@@ -1,3 +1,4 @@
+import KognitaSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,8 +16,4 @@ public enum AgentLog {
 }
 
 /// Wall-clock milliseconds since the Unix epoch.
-public func currentMilliseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
-}
+public func currentMilliseconds() -> UInt64 { WallClock.unixMillis() }

@@ -3,8 +3,9 @@ import CSodium
 /// Owns secret key material and zeroes it (`sodium_memzero`) when released.
 ///
 /// The buffer is allocated once, never copied by Swift, and written only in
-/// `init`; after that it is read-only, which is why sharing it across
-/// concurrency domains is safe.
+/// `init` (or, for session keys, by the call that derives them, before the
+/// value is shared); after that it is read-only, which is why sharing it
+/// across concurrency domains is safe.
 final class SecretBytes: @unchecked Sendable {
     let count: Int
     private let pointer: UnsafeMutableRawPointer
@@ -25,5 +26,10 @@ final class SecretBytes: @unchecked Sendable {
 
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
+    /// Writes the bytes; only while the value is not yet shared.
+    func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: pointer, count: count))
     }
 }

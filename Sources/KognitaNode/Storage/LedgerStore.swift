@@ -172,6 +172,34 @@ public final class LedgerStore: Sendable {
         }
     }
 
+    /// Accounts after `after` in id order with their next seq, at most `limit`
+    /// (what a peer compares to find what it missed).
+    public func heads(after: AccountID?, limit: Int) throws -> [(account: AccountID, nextSeq: UInt64)] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, next_seq FROM account WHERE id > ? ORDER BY id LIMIT ?",
+                                        arguments: [Data((after?.rawValue ?? .zero).bytes), limit])
+            return try rows.map { (AccountID(try Self.bytes32($0[0])), UInt64(bitPattern: $0[1])) }
+        }
+    }
+
+    /// A small named value kept with the ledger (for example the faucet's
+    /// batch in flight), or nil.
+    public func metaValue(_ key: String) throws -> [UInt8]? {
+        try pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { [UInt8]($0) } }
+    }
+
+    /// Sets (or, with nil, removes) a named value, durably.
+    public func setMetaValue(_ key: String, _ value: [UInt8]?) throws {
+        precondition(key != "genesis" && key != "fee_pool", "reserved meta key")
+        try pool.write { db in
+            if let value {
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
+            } else {
+                try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key])
+            }
+        }
+    }
+
     private static func finalBatch(_ row: Row) throws -> FinalBatch {
         let envelope: Data = row[0], certificate: Data = row[1]
         // Stored only after it was verified; decoding again guards against a damaged file.

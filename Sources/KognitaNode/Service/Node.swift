@@ -1,0 +1,90 @@
+import Foundation
+import KognitaCore
+import KognitaLedger
+import KognitaSystem
+import Logging
+import ServiceLifecycle
+
+/// A full node, put together from its configuration: the ledger store, the
+/// engine, the peer network, the catch-up service, the HTTP API and (where
+/// configured) the faucet, run as one ServiceGroup that shuts down cleanly
+/// on SIGTERM or SIGINT.
+public enum Node {
+    /// Loads everything `configuration` names and runs the node until a signal stops it.
+    public static func run(_ configuration: NodeConfiguration, logger: Logger) async throws {
+        let genesis = try loadGenesis(configuration.genesisPath)
+        let identity: SigningKey
+        do throws(KeyFileError) { identity = try KeyFile.load(configuration.identityPath) } catch {
+            throw NodeStartError("cannot load the node identity: \(error). Make one with `kognita-node init` or `kognita genesis new`.")
+        }
+        let committee = try genesis.committee()
+        let isValidator = committee.contains(identity.publicKey)
+
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let store = try LedgerStore(path: "\(configuration.dataDirectory)/ledger.sqlite")
+        try store.initialise(genesisDigest: genesis.digest, accounts: try genesis.authority().accounts)
+        let snapshot = try store.load()
+        let authority = Authority(committee: committee, minimumFee: genesis.minimumFee, accounts: snapshot.accounts,
+                                  locks: snapshot.locks, feePool: snapshot.feePool)
+        let metrics = NodeMetrics()
+        let committer = GroupCommitter(store: store, onTransaction: { metrics.commitTransactions.increment() })
+        let engine = NodeEngine(committee: committee, identity: identity, authority: authority, store: store,
+                                committer: committer, metrics: metrics, logger: logger)
+        logger.info("node \(identity.publicKey) on \(genesis.network) as \(isValidator ? "validator" : "full node")", metadata: [
+            "genesis": "\(genesis.digest.hex.prefix(16))", "accounts": "\(snapshot.accounts.count)", "locks": "\(snapshot.locks.count)",
+            "data": "\(configuration.dataDirectory)",
+        ])
+
+        // Validators connect to the validators after them in id order (so each
+        // pair has one connection); full nodes connect to every validator.
+        let targets = genesis.validators
+            .filter { isValidator ? $0.id > identity.publicKey : true }
+            .compactMap { entry in PeerAddress(entry.address).map { DialTarget(identity: entry.id, address: $0) } }
+        let peerIdentity = PeerIdentity(key: identity, role: isValidator ? .validator : .fullNode,
+                                        policy: HandshakePolicy(network: genesis.network, genesis: genesis.digest, committee: committee))
+        let handler = NodePeerHandler(engine: engine, store: store, committee: committee, metrics: metrics, logger: logger)
+        let network = PeerNetwork(listen: configuration.peerListen, identity: peerIdentity, targets: targets, handler: handler,
+                                  logger: logger, onRejected: { _ in metrics.badFrames.increment() })
+        let catchUp = CatchUpService(engine: engine, synchronizer: Synchronizer(engine: engine, committee: committee, logger: logger),
+                                     expectedPeers: Set(genesis.validators.map(\.id)).subtracting([identity.publicKey]), logger: logger)
+        var services: [any Service] = [network, catchUp]
+
+        var faucet: Faucet?
+        if let path = configuration.faucetKeyPath {
+            guard genesis.faucet != nil else { throw NodeStartError("faucet.key is set, but the genesis of \(genesis.network) has no faucet") }
+            let key: SigningKey
+            do throws(KeyFileError) { key = try KeyFile.load(path) } catch { throw NodeStartError("cannot load the faucet key: \(error)") }
+            guard key.publicKey == genesis.faucet else {
+                throw NodeStartError("the faucet key \(path) is for account \(key.publicKey), but the genesis faucet is \(genesis.faucet!)")
+            }
+            faucet = Faucet(key: key, engine: engine, store: store, network: genesis.network, minimumFee: genesis.minimumFee, logger: logger)
+        }
+        if let address = configuration.apiListen {
+            let api = HTTPAPI(engine: engine, store: store, metrics: metrics, genesis: genesis, faucet: faucet)
+            services.append(api.application(address: address, logger: logger))
+        }
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped", metadata: ["transactions": "\(committer.transactions)"])
+    }
+
+    /// Reads and checks `genesis.toml`.
+    public static func loadGenesis(_ path: String) throws -> Genesis {
+        let bytes: [UInt8]
+        do throws(FileError) { bytes = try FileIO.read(path, maxBytes: 4 << 20) } catch {
+            throw NodeStartError("cannot read the genesis file: \(error.message)")
+        }
+        switch Genesis.parse(String(decoding: bytes, as: UTF8.self)) {
+        case .success(let genesis): return genesis
+        case .failure(let errors): throw NodeStartError("\(path) is not a valid genesis:\n\(errors)")
+        }
+    }
+}
+
+/// The node cannot start; the message says why and what to do.
+public struct NodeStartError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

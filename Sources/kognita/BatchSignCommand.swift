@@ -5,8 +5,8 @@ import KognitaSystem
 struct BatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "batch",
-        abstract: "Sign and inspect payment batches (COSE_Sign1 files).",
-        subcommands: [BatchSignCommand.self, BatchShowCommand.self]
+        abstract: "Sign, inspect and submit payment batches (COSE_Sign1 files).",
+        subcommands: [BatchSignCommand.self, BatchShowCommand.self, BatchSubmitCommand.self]
     )
 }
 

@@ -23,7 +23,7 @@ struct NodePeerHandler: PeerLinkHandler {
     }
 
     func linkClosed(_ link: PeerLink, error: (any Error)?) async {
-        if let error, !(error is PeerLinkClosed) {
+        if let error, !(error is PeerLinkClosed), !(error is CancellationError) {
             metrics.badFrames.increment()
             logger.warning("closed \(link): \(error)")
         } else {

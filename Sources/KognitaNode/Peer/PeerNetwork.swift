@@ -78,6 +78,7 @@ public struct PeerNetwork: Service {
     private func accept(_ channel: PeerChannel) async {
         do {
             try await PeerSession.run(channel, initiator: false, expected: nil, identity: identity, handler: handler)
+        } catch is CancellationError {
         } catch {
             onRejected(error)
             logger.warning("refused a connection: \(error)")

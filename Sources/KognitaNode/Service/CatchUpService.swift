@@ -19,6 +19,14 @@ struct CatchUpService: Service {
     static let interval = Duration.seconds(5)
 
     func run() async throws {
+        do {
+            try await catchUpThenRepair()
+        } catch is CancellationError {
+            // Shutting down.
+        }
+    }
+
+    private func catchUpThenRepair() async throws {
         try await cancelWhenGracefulShutdown {
             let deadline = ContinuousClock.now + Self.startupWait
             while ContinuousClock.now < deadline {

@@ -1,0 +1,105 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A small HTTP/1.1 client for a node's API (`kognita account show`,
+/// `batch submit`, `faucet`, tests): one request per connection, a bounded
+/// response, a timeout. Only `http://` URLs: the API binds to 127.0.0.1 by
+/// default; put a TLS proxy in front to reach it from elsewhere.
+public struct NodeHTTPClient: Sendable {
+    public let host: String
+    public let port: Int
+    /// The URL's path, without a trailing slash ("" for a bare host).
+    public let basePath: String
+    /// The largest response body read.
+    public static let maxResponseBytes = 16 << 20
+
+    /// Parses `http://host[:port][/path]` (port 80 when absent).
+    public init(url: String) throws(NodeURLError) {
+        guard url.hasPrefix("http://") else { throw NodeURLError("--node must be an http:// URL such as http://127.0.0.1:8401, not \(url)") }
+        var rest = Substring(url.dropFirst("http://".count))
+        var path = ""
+        if let slash = rest.firstIndex(of: "/") {
+            path = String(rest[slash...])
+            rest = rest[..<slash]
+        }
+        while path.hasSuffix("/") { path.removeLast() }
+        var host = String(rest), port = 80
+        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]") {
+            guard let parsed = Int(rest[rest.index(after: colon)...]), (1...65535).contains(parsed) else {
+                throw NodeURLError("the port in \(url) is not a number from 1 to 65535")
+            }
+            port = parsed
+            host = String(rest[..<colon])
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw NodeURLError("\(url) has no host") }
+        self.host = host
+        self.port = port
+        basePath = path
+    }
+
+    /// A response: the status code and the body.
+    public struct Response: Sendable {
+        public let status: Int
+        public let body: [UInt8]
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    /// Sends one request and reads the whole response.
+    public func request(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/octet-stream",
+                        timeout: Duration = .seconds(60)) async throws -> Response {
+        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(5))
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw NodeURLError("cannot connect to the node at \(host):\(port) (\(error)); is kognita-node running, and is this its [api] listen address?")
+        }
+        let timer = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+            channel.channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        return try await channel.executeThenClose { inbound, outbound in
+            var head = HTTPRequestHead(version: .http1_1, method: method, uri: basePath + path)
+            head.headers.add(name: "Host", value: "\(host):\(port)")
+            head.headers.add(name: "Connection", value: "close")
+            head.headers.add(name: "User-Agent", value: "kognita")
+            if let body {
+                head.headers.add(name: "Content-Type", value: contentType)
+                head.headers.add(name: "Content-Length", value: "\(body.count)")
+            }
+            try await outbound.write(.head(head))
+            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            try await outbound.write(.end(nil))
+            var status: Int?
+            var received: [UInt8] = []
+            for try await part in inbound {
+                switch part {
+                case .head(let response): status = Int(response.status.code)
+                case .body(var buffer):
+                    guard received.count + buffer.readableBytes <= Self.maxResponseBytes else {
+                        throw NodeURLError("the node's response is larger than \(Self.maxResponseBytes) bytes")
+                    }
+                    received += buffer.readBytes(length: buffer.readableBytes) ?? []
+                case .end:
+                    guard let status else { throw NodeURLError("the node sent a response without a status") }
+                    return Response(status: status, body: received)
+                }
+            }
+            throw NodeURLError("the node at \(host):\(port) closed the connection before it answered (timeout \(timeout))")
+        }
+    }
+}
+
+/// A node URL that cannot be used, or a node that cannot be reached.
+public struct NodeURLError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

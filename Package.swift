@@ -120,7 +120,7 @@ let package = Package(
         // Shared test helpers: temporary directories, child processes, repo paths.
         .target(
             name: "KognitaTesting",
-            dependencies: ["KognitaCore", "KognitaLedger"],
+            dependencies: ["KognitaCore", "KognitaLedger", "KognitaNode", "KognitaSystem"],
             path: "Tests/KognitaTesting"
         ),
 

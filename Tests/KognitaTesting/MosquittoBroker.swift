@@ -90,6 +90,30 @@ public final class MosquittoBroker: @unchecked Sendable {
 
 /// Free TCP ports on 127.0.0.1.
 public enum FreePort {
+    /// A base port B such that B+1 ... B+`count` were all free a moment ago
+    /// (for tools that number their ports from a base, like `kognita genesis new`).
+    public static func findRange(_ count: Int) throws -> Int {
+        for _ in 0..<200 {
+            let base = Int.random(in: 20_000...(60_000 - count))
+            if (1...count).allSatisfy({ isFree(base + $0) }) { return base }
+        }
+        throw TestSupportError("cannot find \(count) consecutive free ports")
+    }
+
+    /// Whether 127.0.0.1:`port` can be bound now.
+    public static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
     /// A port that was free a moment ago (bound to port 0, then released).
     public static func find() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

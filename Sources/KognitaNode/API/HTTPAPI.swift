@@ -96,13 +96,15 @@ public struct HTTPAPI: Sendable {
         }
         let items = finals.map { final in
             JSONText.object([
-                ("status", JSONText.string("final")), ("id", JSONText.string(final.batch.id.rawValue.hex)),
                 ("account", JSONText.string(final.batch.signer.hex)), ("seq", "\(final.batch.batch.seq)"),
                 ("transfers", "\(final.batch.batch.transfers.count)"), ("fee", "\(final.batch.batch.fee.baseUnits)"),
                 ("applied_at", "\(final.appliedAt)"), ("certificate", JSONText.string(Hex.encode(final.certificate))),
             ])
         }
-        return Self.json(.ok, finals.count == 1 ? items[0] : "[" + items.joined(separator: ",") + "]")
+        // Two accounts may sign byte-identical payloads (one id), so the answer lists every final batch with this id.
+        return Self.json(.ok, JSONText.object([
+            ("status", JSONText.string("final")), ("id", JSONText.string(id.rawValue.hex)), ("batches", "[" + items.joined(separator: ",") + "]"),
+        ]))
     }
 
     func account(_ text: String) async throws -> Response {

@@ -1,0 +1,141 @@
+import Foundation
+import KognitaCore
+import KognitaNode
+import KognitaSystem
+
+/// A real network of `kognita-node` processes on loopback for tests, made the
+/// way a user makes one (`kognita genesis new`), in a temporary directory.
+/// Nodes can be killed with any signal and started again; every process is
+/// stopped when the scope ends, whatever happens.
+public final class LocalNetwork: @unchecked Sendable {
+    public let directory: String
+    public let size: Int
+    public let basePort: Int
+    public let apiBasePort: Int
+    public let network = "testnet"
+    private var processes: [SpawnedProcess?]
+    private let lock = NSLock()
+
+    /// Makes a network of `validators` nodes, starts them all, waits until they are
+    /// ready, runs `body`, then stops them.
+    public static func with<R>(validators: Int = 4, start: Bool = true, _ body: (LocalNetwork) async throws -> R) async throws -> R {
+        try await TemporaryDirectory.with { dir in
+            let network = try LocalNetwork(directory: dir, validators: validators)
+            defer { network.stopAll() }
+            if start {
+                for index in 0..<validators { try network.start(index) }
+                for index in 0..<validators { try await network.waitUntilReady(index) }
+            }
+            return try await body(network)
+        }
+    }
+
+    init(directory: String, validators: Int) throws {
+        self.directory = directory
+        size = validators
+        basePort = try FreePort.findRange(validators)
+        apiBasePort = try FreePort.findRange(validators)
+        processes = Array(repeating: nil, count: validators)
+        let result = try ChildProcess.run(try Repository.builtProduct("kognita"), [
+            "genesis", "new", "--network", network, "--validators", "\(validators)", "--out", "\(directory)/net",
+            "--base-port", "\(basePort)", "--api-base-port", "\(apiBasePort)",
+        ])
+        guard result.status == 0 else { throw TestSupportError("kognita genesis new failed: \(result.stderr)") }
+    }
+
+    /// The directory of node `index` (0-based: validator-1 is index 0).
+    public func home(_ index: Int) -> String { "\(directory)/net/validator-\(index + 1)" }
+    public var faucetKeyPath: String { "\(directory)/net/faucet.key" }
+    public var genesisPath: String { "\(directory)/net/genesis.toml" }
+    public func identity(_ index: Int) throws -> SigningKey { try KeyFile.load("\(home(index))/identity.key") }
+    public func url(_ index: Int) -> String { "http://127.0.0.1:\(apiBasePort + index + 1)" }
+    public func client(_ index: Int) -> NodeHTTPClient { try! NodeHTTPClient(url: url(index)) }
+    public func log(_ index: Int) -> String { (try? String(contentsOfFile: "\(home(index))/node.log", encoding: .utf8)) ?? "" }
+
+    /// Starts node `index` (again).
+    public func start(_ index: Int) throws {
+        let process = try SpawnedProcess(try Repository.builtProduct("kognita-node"), ["--config", "\(home(index))/node.toml"],
+                                         logFile: "\(home(index))/node.log")
+        lock.withLock { processes[index] = process }
+    }
+
+    /// Stops node `index` with `signal` (SIGKILL: no chance to clean up).
+    public func stop(_ index: Int, signal: Int32 = SIGTERM) {
+        let process = lock.withLock { () -> SpawnedProcess? in
+            defer { processes[index] = nil }
+            return processes[index]
+        }
+        process?.stop(signal: signal, timeout: 10)
+    }
+
+    public func isRunning(_ index: Int) -> Bool { lock.withLock { processes[index]?.isRunning ?? false } }
+
+    public func stopAll() { for index in 0..<size { stop(index, signal: SIGTERM) } }
+
+    /// `GET /v1/status` of node `index` as JSON.
+    public func status(_ index: Int) async throws -> [String: Any] { try await getJSON(index, "/v1/status") }
+
+    public func getJSON(_ index: Int, _ path: String) async throws -> [String: Any] {
+        let response = try await client(index).request(.GET, path, timeout: .seconds(10))
+        guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
+            throw TestSupportError("\(path) on node \(index) is not a JSON object: \(response.text)")
+        }
+        return object
+    }
+
+    /// Waits until node `index` answers and says it is ready (caught up).
+    public func waitUntilReady(_ index: Int, within seconds: Double = 30) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            guard isRunning(index) else { throw TestSupportError("node \(index) exited:\n\(log(index).suffix(2000))") }
+            if let status = try? await status(index), status["ready"] as? Bool == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestSupportError("node \(index) was not ready within \(seconds) s:\n\(log(index).suffix(2000))")
+    }
+
+    /// An account's head on node `index`: (next seq, balance).
+    public func account(_ index: Int, _ account: AccountID) async throws -> (nextSeq: UInt64, balance: UInt64, lastFinal: String) {
+        let object = try await getJSON(index, "/v1/accounts/\(account.hex)")
+        return ((object["next_seq"] as? NSNumber)?.uint64Value ?? 0, (object["balance"] as? NSNumber)?.uint64Value ?? 0,
+                object["last_final"] as? String ?? "")
+    }
+
+    /// The ledger digest of node `index`.
+    public func digest(_ index: Int) async throws -> String {
+        let ledger = try await status(index)["ledger"] as? [String: Any]
+        return ledger?["digest"] as? String ?? ""
+    }
+
+    /// Waits until the given nodes report the same ledger digest; returns it.
+    @discardableResult
+    public func waitForIdenticalLedgers(_ indexes: [Int]? = nil, within seconds: Double = 20) async throws -> String {
+        let nodes = indexes ?? Array(0..<size)
+        let deadline = Date().addingTimeInterval(seconds)
+        var digests: [String] = []
+        while Date() < deadline {
+            digests = []
+            for index in nodes { digests.append((try? await digest(index)) ?? "unreachable") }
+            if Set(digests).count == 1, digests[0] != "unreachable" { return digests[0] }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw TestSupportError("the nodes' ledgers still differ after \(seconds) s: \(digests)")
+    }
+
+    /// Submits a batch over HTTP; returns the JSON answer and the HTTP status.
+    public func submit(_ index: Int, _ batch: SignedBatch, waitFinal: Bool = true) async throws -> (status: Int, body: [String: Any]) {
+        let response = try await client(index).request(.POST, waitFinal ? "/v1/batches?wait=final" : "/v1/batches", body: batch.envelope,
+                                                       timeout: .seconds(40))
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
+        return (response.status, object)
+    }
+
+    /// Funds `account` from the faucet (validator-1 serves it).
+    public func fund(_ account: AccountID, _ amount: UInt64) async throws {
+        let body = Array("{\"account\":\"\(account.hex)\",\"amount\":\(amount)}".utf8)
+        let response = try await client(0).request(.POST, "/v1/faucet", body: body, contentType: "application/json", timeout: .seconds(40))
+        guard response.status == 200 else { throw TestSupportError("the faucet answered \(response.status): \(response.text)") }
+    }
+
+    deinit { stopAll() }
+}

@@ -30,6 +30,8 @@ struct LoadCommand: ParsableCommand {
     var batch = 64
     @Option(help: "Seconds of load after funding.")
     var duration = 30
+    @Option(help: ArgumentHelp("Offered load in transfers per second (default: as fast as batches become final).", valueName: "tx/s"))
+    var rate: Int?
     @Option(help: ArgumentHelp("Write the figures as JSON here.", valueName: "file"))
     var report: String?
 
@@ -40,9 +42,10 @@ struct LoadCommand: ParsableCommand {
         let genesis = try Node.loadGenesis(self.genesis)
         let faucetClient: NodeHTTPClient
         do throws(NodeURLError) { faucetClient = try NodeHTTPClient(url: faucet) } catch { throw CLIError(error.description) }
-        let settings = (accounts: accounts, batch: batch, duration: duration)
+        if let rate, rate < 1 { throw CLIError("--rate must be at least 1 transfer per second") }
+        let settings = (accounts: accounts, batch: batch, duration: duration, rate: rate)
         let result = try blocking { try await LoadRun(genesis: genesis, faucet: faucetClient, accounts: settings.accounts,
-                                                      batchSize: settings.batch, duration: settings.duration).run() }
+                                                      batchSize: settings.batch, duration: settings.duration, rate: settings.rate).run() }
         print(result.summary)
         if let report {
             do throws(FileError) { try FileIO.writeAtomically(Array(result.json.utf8), to: report, mode: 0o644, replace: true) } catch {
@@ -59,12 +62,17 @@ struct LoadRun: Sendable {
     let accounts: Int
     let batchSize: Int
     let duration: Int
+    /// Offered transfers per second; nil: closed loop (each account submits as soon as its last batch is final).
+    let rate: Int?
 
     struct Result: Sendable {
         var finalTransfers = 0
         var finalBatches = 0
         var rejected: [String: Int] = [:]
         var seconds = 0.0
+        var offered: Int?
+        /// Batches issued so far (the open-loop schedule's position).
+        var issued = 0
         var latencies: [Duration] = []
 
         var transfersPerSecond: Double { seconds > 0 ? Double(finalTransfers) / seconds : 0 }
@@ -75,12 +83,13 @@ struct LoadRun: Sendable {
             return Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
         }
         var summary: String {
-            String(format: "%d final transfers in %d batches over %.1f s: %.0f transfers/s; submit-to-final p50 %.1f ms, p99 %.1f ms, max %.1f ms; rejected %@",
-                   finalTransfers, finalBatches, seconds, transfersPerSecond, percentile(0.5), percentile(0.99), percentile(1.0),
+            String(format: "%@%d final transfers in %d batches over %.1f s: %.0f transfers/s; submit-to-final p50 %.1f ms, p99 %.1f ms, max %.1f ms; rejected %@",
+                   offered.map { "offered \($0) transfers/s: " } ?? "closed loop: ", finalTransfers, finalBatches, seconds, transfersPerSecond, percentile(0.5), percentile(0.99), percentile(1.0),
                    rejected.isEmpty ? "none" : rejected.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         var json: String {
             JSONText.object([
+                ("offered_transfers_per_second", offered.map { "\($0)" } ?? "null"),
                 ("final_transfers", "\(finalTransfers)"), ("final_batches", "\(finalBatches)"),
                 ("seconds", String(format: "%.3f", seconds)), ("transfers_per_second", String(format: "%.1f", transfersPerSecond)),
                 ("p50_ms", String(format: "%.2f", percentile(0.5))), ("p99_ms", String(format: "%.2f", percentile(0.99))),
@@ -121,8 +130,10 @@ struct LoadRun: Sendable {
         let network = genesis.network
         let recipients = keys.map(\.publicKey)
         let batchSize = self.batchSize
-        let totals = Shared(Result())
+        let totals = Shared(Result(offered: rate))
         let start = ContinuousClock.now
+        // Open loop: batch number k may leave at start + k * interval, whoever sends it.
+        let interval: Duration? = rate.map { .seconds(Double(batchSize) / Double($0)) }
         let end = start + .seconds(duration)
         await withTaskGroup(of: Void.self) { group in
             for (index, key) in keys.enumerated() {
@@ -137,7 +148,20 @@ struct LoadRun: Sendable {
                         created = max(created + 1, WallClock.unixMillis())
                         guard let batch = try? SignedBatch.sign(Batch(network: network, seq: seq, prev: prev, created: created, fee: fee,
                                                                       transfers: transfers), with: key) else { return }
-                        let submitted = ContinuousClock.now
+                        // Open loop: latency counts from when the batch was due, so a
+                        // backlog in this generator shows up instead of hiding (coordinated omission).
+                        var due: ContinuousClock.Instant?
+                        if let interval {
+                            let slot = totals.withLock { result -> Int in
+                                defer { result.issued += 1 }
+                                return result.issued
+                            }
+                            let scheduled = start + interval * slot
+                            if scheduled >= end { return }
+                            try? await Task.sleep(until: scheduled, clock: .continuous)
+                            due = scheduled
+                        }
+                        let submitted = due ?? ContinuousClock.now
                         let ack = await Self.decided(client.submit(batch.envelope))
                         let latency = submitted.duration(to: .now)
                         guard let ack, ack.status == .final else {

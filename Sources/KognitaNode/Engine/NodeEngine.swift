@@ -176,9 +176,37 @@ public actor NodeEngine {
         } else if seq - state.nextSeq > Authority.lookahead {
             return reject(batch, Rejection(.gap, "seq \(seq) is beyond the account's next seq \(state.nextSeq) by more than \(Authority.lookahead)", head: state.head), reply)
         }
-        waiters[key, default: []].append(Waiter(since: .now, reply: reply))
+        addWaiter(key, Waiter(since: .now, reply: reply))
         reply(Ack(id: batch.id, seq: seq, status: .accepted))
         remember(batch, forward: true)
+    }
+
+    /// The most clients waiting on one batch (a device that resends keeps
+    /// only its latest few waits; the oldest are dropped unanswered).
+    static let maxWaitersPerBatch = 8
+    /// How long a client's wait for a final answer is kept.
+    static let waiterLifetime = Duration.seconds(120)
+
+    private func addWaiter(_ key: BatchKey, _ waiter: Waiter) {
+        var list = waiters[key] ?? []
+        if list.count >= Self.maxWaitersPerBatch { list.removeFirst(list.count - Self.maxWaitersPerBatch + 1) }
+        list.append(waiter)
+        waiters[key] = list
+    }
+
+    /// Drops waits older than ``waiterLifetime`` (batches that never became
+    /// final: a frozen account, a lost predecessor), so they cannot pile up.
+    func expireWaiters() {
+        let cutoff = ContinuousClock.now - Self.waiterLifetime
+        for (key, list) in waiters {
+            let kept = list.filter { $0.since > cutoff }
+            if kept.isEmpty {
+                waiters[key] = nil
+                refusals[key] = nil
+            } else if kept.count != list.count {
+                waiters[key] = kept
+            }
+        }
     }
 
     private func reject(_ batch: SignedBatch, _ rejection: Rejection, _ reply: @Sendable (Ack) -> Void) {

@@ -40,6 +40,7 @@ struct CatchUpService: Service {
             await engine.becomeReady()
             while !Task.isCancelled {
                 try await Task.sleep(for: Self.interval)
+                await engine.expireWaiters()
                 if let link = await engine.connectedPeers().randomElement() {
                     let repaired = await synchronizer.syncAll(with: link)
                     if repaired > 0 { logger.info("anti-entropy: applied \(repaired) final batches from \(link)") }

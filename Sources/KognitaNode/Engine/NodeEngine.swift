@@ -27,11 +27,11 @@ public actor NodeEngine {
     public private(set) var ready = false
 
     /// Batches known here and not final yet, with when they were last forwarded.
-    var pending = BoundedMap<BatchKey, PendingBatch>(capacity: 200_000)
+    var pending = BoundedMap<BatchKey, PendingBatch>(capacity: 50_000)
     /// Certificates formed before their batch arrived here.
     var certifiedEarly = BoundedMap<BatchKey, VerifiedCertificate>(capacity: 50_000)
     /// Recently applied batches' certificates, to answer resends without a read.
-    var recentFinal = BoundedMap<BatchKey, RecentFinal>(capacity: 100_000)
+    var recentFinal = BoundedMap<BatchKey, RecentFinal>(capacity: 20_000)
     /// Who waits for each batch to become final.
     var waiters: [BatchKey: [Waiter]] = [:]
     /// Refusals of forwarded batches by weight, to answer once no quorum can form.

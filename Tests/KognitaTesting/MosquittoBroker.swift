@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A real mosquitto broker for tests: its own temporary directory, a free port
 /// on 127.0.0.1, stopped (SIGTERM, then SIGKILL) when the test scope ends,
@@ -102,16 +105,9 @@ public enum FreePort {
 
     /// Whether 127.0.0.1:`port` can be bound now.
     public static func isFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
+        guard let fd = loopbackSocket(port, bind) else { return false }
+        close(fd)
+        return true
     }
 
     /// A port that was free a moment ago (bound to port 0, then released).
@@ -135,15 +131,29 @@ public enum FreePort {
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
     public static func accepts(_ port: Int) -> Bool {
+        guard let fd = connect(port) else { return false }
+        close(fd)
+        return true
+    }
+
+    /// A TCP socket connected to 127.0.0.1:`port`, or nil; the caller closes it.
+    public static func connect(_ port: Int) -> Int32? { loopbackSocket(port, Glibc.connect) }
+
+    /// A new TCP socket on which `operation` (bind or connect) to 127.0.0.1:`port` succeeded, or nil.
+    private static func loopbackSocket(_ port: Int, _ operation: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard fd >= 0 else { return nil }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        let succeeded = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { operation(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
+        guard succeeded else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 }

@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "kognita", targets: ["kognita"]),
         .executable(name: "kognita-agent", targets: ["kognita-agent"]),
         .executable(name: "kognita-node", targets: ["kognita-node"]),
+        .executable(name: "kognita-bridge", targets: ["kognita-bridge"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -71,6 +72,32 @@ let package = Package(
             ]
         ),
 
+        // The bridge's parts: MQTT in, nodes out, acks back.
+        .target(
+            name: "KognitaBridge",
+            dependencies: [
+                "KognitaCore",
+                "KognitaLedger",
+                "KognitaMQTT",
+                "KognitaNode",
+                "KognitaSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+
+        // The bridge executable.
+        .executableTarget(
+            name: "kognita-bridge",
+            dependencies: [
+                "KognitaBridge",
+                "KognitaSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // The full node executable.
         .executableTarget(
             name: "kognita-node",
@@ -91,7 +118,7 @@ let package = Package(
         // MQTT over libmosquitto, shared by the agent and the bridge.
         .target(
             name: "KognitaMQTT",
-            dependencies: ["CMosquitto"]
+            dependencies: ["CMosquitto", "KognitaCore", "KognitaSystem"]
         ),
 
         // The edge agent's parts: spool, sensors, rules, batcher, uplink.

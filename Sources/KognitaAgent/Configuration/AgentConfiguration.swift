@@ -71,29 +71,7 @@ public struct AgentConfiguration: Sendable {
         c.statusFile = reader.string("agent", "status_file")
         c.fee = reader.unsigned("agent", "fee") ?? c.fee
 
-        c.broker.host = reader.string("broker", "host") ?? c.broker.host
-        c.broker.port = Int(reader.unsigned("broker", "port", range: 1...65535) ?? UInt64(c.broker.port))
-        c.broker.clientID = reader.string("broker", "client_id") ?? ""
-        c.broker.username = reader.string("broker", "username").flatMap { $0.isEmpty ? nil : $0 }
-        c.broker.password = reader.string("broker", "password").flatMap { $0.isEmpty ? nil : $0 }
-        c.brokerPasswordFile = reader.string("broker", "password_file").flatMap { $0.isEmpty ? nil : $0 }
-        if c.broker.password != nil && c.brokerPasswordFile != nil {
-            reader.fail("broker.password_file", "set either broker.password or broker.password_file, not both")
-        }
-        c.broker.keepAliveSeconds = Int32(reader.unsigned("broker", "keep_alive", range: 5...3600) ?? 30)
-        c.broker.sessionExpirySeconds = UInt32(reader.unsigned("broker", "session_expiry", range: 0...UInt64(UInt32.max)) ?? 3600)
-        if let version = reader.string("broker", "protocol") {
-            switch version {
-            case "5": c.broker.protocolVersion = .v5
-            case "3.1.1": c.broker.protocolVersion = .v311
-            default: reader.fail("broker.protocol", "'\(version)' is not \"5\" or \"3.1.1\"")
-            }
-        }
-        let ca = reader.string("broker", "tls_ca_file"), cert = reader.string("broker", "tls_cert_file"), key = reader.string("broker", "tls_key_file")
-        if [ca, cert, key].contains(where: { !($0 ?? "").isEmpty }) {
-            if (ca ?? "").isEmpty { reader.fail("broker.tls_ca_file", "TLS needs the CA that signed the broker's certificate") }
-            c.broker.tls = .init(caFile: ca, certificateFile: cert.flatMap { $0.isEmpty ? nil : $0 }, keyFile: key.flatMap { $0.isEmpty ? nil : $0 })
-        }
+        (c.broker, c.brokerPasswordFile) = MQTTConfiguration.read(&reader, defaults: MQTTConfiguration(clientID: ""))
 
         c.batcher = Batcher.Limits(
             maxTransfers: Int(reader.unsigned("batch", "max_transfers", range: 1...1024) ?? 256),
@@ -170,14 +148,8 @@ extension AgentConfiguration {
     /// password from ``brokerPasswordFile`` (which must be private, mode 0600
     /// or stricter; one trailing newline is ignored).
     public func resolvingSecretFiles() throws(FileError) -> AgentConfiguration {
-        guard let path = brokerPasswordFile else { return self }
         var resolved = self
-        var bytes = try FileIO.read(path, maxBytes: 4096, requirePrivate: true)
-        defer { bytes.withUnsafeMutableBytes { Sodium.zero($0) } }
-        if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
-        if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-        guard !bytes.isEmpty else { throw FileError(path, "is empty; it should hold the broker password") }
-        resolved.broker.password = String(decoding: bytes, as: UTF8.self)
+        resolved.broker = try broker.readingPassword(from: brokerPasswordFile)
         return resolved
     }
 }

@@ -105,3 +105,19 @@ public struct SignedBatch: Sendable, Hashable {
         self.batch = batch
     }
 }
+
+extension SignedBatch {
+    /// The batch id (and seq, when the payload decodes) of an envelope that
+    /// failed verification, so a rejection can name the batch it refuses.
+    /// Nothing here is trusted: it only labels an answer.
+    public static func peekIdentity(_ envelope: [UInt8]) -> (id: BatchID, seq: UInt64?)? {
+        guard envelope.count <= ProtocolLimits.maxEnvelopeBytes,
+              var reader = try? CBORReader(envelope, limits: CBORLimits(maxInputSize: ProtocolLimits.maxEnvelopeBytes)),
+              (try? reader.readTag()) == COSESign1.tag, (try? reader.readArrayHeader(maxCount: 4)) == 4,
+              (try? reader.readByteStringRange()) != nil, (try? reader.skipContractItem()) != nil,
+              let payloadRange = try? reader.readByteStringRange(), payloadRange.count <= ProtocolLimits.maxBatchBytes
+        else { return nil }
+        let payload = Array(envelope[payloadRange])
+        return (BatchID(payload: payload), try? Batch(decoding: payload).seq)
+    }
+}

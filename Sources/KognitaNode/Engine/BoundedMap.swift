@@ -1,17 +1,17 @@
 /// A dictionary that holds at most `capacity` entries and forgets the oldest
 /// insertions first: for caches and for state fed by peers, which must never
 /// grow without bound however the peers behave.
-struct BoundedMap<Key: Hashable, Value> {
+public struct BoundedMap<Key: Hashable, Value> {
     private var values: [Key: Value] = [:]
     private var order: [Key] = []
     private var orderStart = 0
-    let capacity: Int
+    public let capacity: Int
 
-    init(capacity: Int) { self.capacity = capacity }
+    public init(capacity: Int) { self.capacity = capacity }
 
-    var count: Int { values.count }
+    public var count: Int { values.count }
 
-    subscript(key: Key) -> Value? {
+    public subscript(key: Key) -> Value? {
         get { values[key] }
         set {
             guard let newValue else { values[key] = nil; return }
@@ -23,7 +23,7 @@ struct BoundedMap<Key: Hashable, Value> {
     }
 
     @discardableResult
-    mutating func removeValue(forKey key: Key) -> Value? { values.removeValue(forKey: key) }
+    public mutating func removeValue(forKey key: Key) -> Value? { values.removeValue(forKey: key) }
 
     private mutating func evict() {
         // `order` may name keys removed since; they are skipped. It is
@@ -38,3 +38,4 @@ struct BoundedMap<Key: Hashable, Value> {
         }
     }
 }
+extension BoundedMap: Sendable where Key: Sendable, Value: Sendable {}

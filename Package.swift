@@ -172,6 +172,10 @@ let package = Package(
             dependencies: ["KognitaAgent", "KognitaCore", "KognitaMQTT", "KognitaTesting"]
         ),
         .testTarget(
+            name: "KognitaBridgeTests",
+            dependencies: ["KognitaBridge", "KognitaCore", "KognitaMQTT", "KognitaTesting"]
+        ),
+        .testTarget(
             name: "KognitaCLITests",
             dependencies: ["KognitaCore", "KognitaTesting"]
         ),

@@ -46,8 +46,8 @@ public enum PythonTooling {
         guard FileManager.default.isExecutableFile(atPath: candidate) else {
             return .failure(TestSupportError("no Python at \(candidate): run 'make setup' (or set KOGNITA_PYTHON) to enable the cross-checks"))
         }
-        guard let probe = try? ChildProcess.run(candidate, ["-c", "import nacl, cbor2, pycose"]), probe.status == 0 else {
-            return .failure(TestSupportError("\(candidate) lacks pynacl, cbor2 or pycose: run 'make setup' to enable the cross-checks"))
+        guard let probe = try? ChildProcess.run(candidate, ["-c", "import nacl, cbor2, pycose, paho.mqtt"]), probe.status == 0 else {
+            return .failure(TestSupportError("\(candidate) lacks pynacl, cbor2, pycose or paho-mqtt: run 'make setup' to enable the cross-checks"))
         }
         return .success(candidate)
     }()

@@ -1,0 +1,146 @@
+import Foundation
+import KognitaCore
+import KognitaTesting
+import Testing
+
+/// Real mosquitto, real nodes, real bridges, real agents.
+@Suite("Bridge processes: contract devices, the whole path under SIGKILL, the broker ACL", .serialized)
+struct BridgeProcessTests {
+    @Test("a device built from the contract alone (Python) gets accepted then final, final again on a resend, and each contract rejection",
+          .enabled(if: PythonTooling.isAvailable, "Python cross-check tooling missing: run 'make setup'"))
+    func contractDevice() async throws {
+        try await LocalNetwork.with { net in
+            try await MosquittoBroker.with { broker in
+                let bridge = try BridgeProcess(directory: "\(net.directory)/bridge", genesisPath: net.genesisPath, brokerPort: broker.port)
+                try await bridge.waitUntilConnected(nodes: 4)
+                let seed = Sodium.randomBytes(32)
+                let device = try SigningKey(seed: seed)
+                try await net.fund(device.publicKey, 1_000)
+                let recipient = SigningKey().publicKey
+                let result = try ChildProcess.run(try PythonTooling.interpreter.get(), [
+                    Repository.path("Tests/Interop/contract_device.py"), "--port", "\(broker.port)", "--network", net.network,
+                    "--seed", Hex.encode(seed), "--recipient", recipient.hex,
+                ])
+                #expect(result.status == 0, "the Python device failed: \(result.stderr)")
+                let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+                func acks(_ scenario: String) -> [[String: Any]] { report[scenario] as? [[String: Any]] ?? [] }
+                func statuses(_ scenario: String) -> [Int] { acks(scenario).compactMap { $0["status"] as? Int } }
+                func reason(_ scenario: String) -> Int? { acks(scenario).last?["reason"] as? Int }
+
+                #expect(statuses("sync") == [3])
+                #expect(acks("sync").first?["head_next"] as? Int == 1)
+                #expect(statuses("valid") == [0, 1], "\(acks("valid"))")
+                #expect(acks("valid").last?["has_cert"] as? Bool == true)
+                #expect(acks("valid").last?["id"] as? String == report["valid_id"] as? String)
+                #expect(statuses("resend") == [1])
+                #expect(statuses("bad_signature") == [2] && reason("bad_signature") == 2)
+                #expect(statuses("not_authorized") == [2] && reason("not_authorized") == 7)
+                #expect(statuses("wrong_network") == [2] && reason("wrong_network") == 3)
+                #expect(statuses("too_large") == [2] && reason("too_large") == 8)
+
+                // The network applied the valid batch once.
+                let head = try await net.account(0, recipient)
+                #expect(head.balance == 25)
+                #expect((await bridge.metric("kognita_bridge_batches_duplicate_total") ?? 0) >= 1)
+            }
+        }
+    }
+
+    @Test("the real agent, the broker, two bridges and four nodes: with a bridge and then a node killed by SIGKILL, every unit is paid exactly once and the spool drains")
+    func wholePathSurvivesKills() async throws {
+        try await LocalNetwork.with { net in
+            try await MosquittoBroker.with { broker in
+                let bridges = try (1...2).map { try BridgeProcess(directory: "\(net.directory)/bridge-\($0)", genesisPath: net.genesisPath, brokerPort: broker.port) }
+                for bridge in bridges { try await bridge.waitUntilConnected(nodes: 4) }
+                let recipient = SigningKey().publicKey
+                try FileManager.default.createDirectory(atPath: "\(net.directory)/agent", withIntermediateDirectories: true)
+                let agent = try AgentHarness(directory: "\(net.directory)/agent", port: broker.port, network: net.network,
+                                             recipient: recipient.hex, price: 3)
+                let id = try ChildProcess.run(try Repository.builtProduct("kognita-agent"), ["device-id", "-c", agent.configFile])
+                let device = try AccountID(hex: id.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? "")
+                try await net.fund(device, 10_000_000)
+                let process = try agent.start()
+                defer { process.stop(signal: SIGKILL) }
+                try await agent.waitUntilRunning()
+
+                var units = 0
+                func consume(_ steps: Int) async throws {
+                    for _ in 0..<steps {
+                        units += 7
+                        try agent.setCounter(units)
+                        try await Task.sleep(for: .milliseconds(40))
+                    }
+                }
+                try await consume(30)
+                bridges[0].stop(signal: SIGKILL)
+                try await consume(30)
+                net.stop(2, signal: SIGKILL)
+                try await consume(30)
+
+                let expected = UInt64(units * 3)
+                let drained = await eventually(within: 60) {
+                    guard let status = agent.status() else { return false }
+                    return status["pending_batches"] as? Int == 0 && status["open_transfers"] as? Int == 0
+                }
+                #expect(drained, "the spool did not drain: \(agent.status() ?? [:])\n\(agent.log().suffix(1500))")
+                let paid = try await net.account(0, recipient).balance
+                #expect(paid == expected, "paid \(paid) for \(units) units at 3 (expected \(expected))")
+                try await net.waitForIdenticalLedgers([0, 1, 3])
+                for index in [1, 3] {
+                    let balance = try await net.account(index, recipient).balance
+                    #expect(balance == expected)
+                }
+                let spent = try await net.account(0, device)
+                #expect(spent.balance == 10_000_000 - expected)
+                #expect(bridges[1].isRunning)
+            }
+        }
+    }
+
+    @Test("with the project's ACL, a device cannot publish to another device's topics nor read its acks")
+    func aclKeepsDevicesApart() async throws {
+        try await TemporaryDirectory.with { dir in
+            let kognita = try Repository.builtProduct("kognita")
+            let alice = SigningKey(), mallory = SigningKey()
+            var passwords: [String: String] = [:]
+            for (name, key) in [("alice", alice), ("mallory", mallory)] {
+                try KeyFile.save(key, to: "\(dir)/\(name).key", replace: false)
+                let added = try ChildProcess.run(kognita, ["device", "add", "--key", "\(dir)/\(name).key", "--password-file", "\(dir)/passwd", "--out", dir])
+                #expect(added.status == 0, "\(added.stderr)")
+                passwords[name] = try String(contentsOfFile: "\(dir)/\(key.publicKey.hex.prefix(16)).broker-password", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let bridgeUser = try ChildProcess.run("/usr/bin/mosquitto_passwd", ["-b", "\(dir)/passwd", "kognita-bridge", "bridge-secret"])
+            #expect(bridgeUser.status == 0, "\(bridgeUser.stderr)")
+            let acl = try String(contentsOfFile: Repository.path("Config/mosquitto.acl"), encoding: .utf8)
+            try acl.write(toFile: "\(dir)/acl", atomically: true, encoding: .utf8)
+            try await MosquittoBroker.with(config: "allow_anonymous false\npassword_file \(dir)/passwd\nacl_file \(dir)/acl\n") { broker in
+                func client(_ key: SigningKey, _ name: String) async throws -> MQTTProbe {
+                    try await MQTTProbe.connect(port: broker.port, username: key.publicKey.hex, password: passwords[name]!)
+                }
+                let aliceClient = try await client(alice, "alice")
+                let malloryClient = try await client(mallory, "mallory")
+                let bridgeClient = try await MQTTProbe.connect(port: broker.port, username: "kognita-bridge", password: "bridge-secret")
+                let aliceBase = "kognita/testnet/\(alice.publicKey.hex)"
+                #expect(try await aliceClient.subscribe("\(aliceBase)/ack"))
+                // mosquitto may grant a subscription and filter on delivery: what counts is what arrives.
+                _ = try await malloryClient.subscribe("\(aliceBase)/ack")
+                _ = try await malloryClient.subscribe("kognita/testnet/+/ack")
+                #expect(try await !malloryClient.publish("\(aliceBase)/batch", [1, 2, 3]), "the broker accepted a batch on another device's topic")
+                #expect(try await !malloryClient.publish("\(aliceBase)/sync", []), "the broker accepted a sync on another device's topic")
+                #expect(try await !malloryClient.publish("\(aliceBase)/ack", [4]), "the broker let a device write another device's acks")
+                #expect(try await malloryClient.publish("kognita/testnet/\(mallory.publicKey.hex)/batch", [5]))
+                // The bridge user may write Alice's acks: Alice gets them, Mallory does not.
+                #expect(try await bridgeClient.publish("\(aliceBase)/ack", [6]))
+                let delivered = await eventually(within: 5) { aliceClient.received.contains { $0.payload == [6] } }
+                #expect(delivered, "Alice did not receive her own ack")
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(malloryClient.received.isEmpty, "Mallory read: \(malloryClient.received.map(\.topic))")
+                #expect(!aliceClient.received.contains { $0.payload == [4] })
+                bridgeClient.stop()
+                aliceClient.stop()
+                malloryClient.stop()
+            }
+        }
+    }
+}

@@ -139,7 +139,9 @@ public final class MQTTClient: @unchecked Sendable {
 
     /// Disconnects cleanly and stops the network thread, waiting at most
     /// `timeout` seconds (a thread stuck in a TCP connect to an unreachable
-    /// host finishes on its own later). Pending operations fail with a "stopped" error.
+    /// host finishes on its own later). Pending operations fail with a
+    /// "stopped" error, and ``messages`` and ``events`` end. A stopped client
+    /// does not start again.
     public func stop(timeout: Double = 5) {
         let (wasStarted, alreadyFinished) = state.withLock { s in
             s.stopping = true
@@ -150,6 +152,8 @@ public final class MQTTClient: @unchecked Sendable {
             _ = finished.wait(timeout: .now() + timeout)
         }
         failEverythingPending()
+        messageSink.finish()
+        eventSink.finish()
     }
 
     // MARK: - Network thread

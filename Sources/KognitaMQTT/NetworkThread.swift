@@ -10,9 +10,16 @@ enum NetworkThread {
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    /// Starts `body` on a new detached thread.
+    /// Starts `body` on a new detached thread, with every signal blocked:
+    /// process signals (SIGTERM for a clean stop) must reach the thread that
+    /// waits for them. A thread with SIGTERM unblocked, while the process has
+    /// it ignored for a dispatch signal source, would swallow it.
     static func start(_ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var all = sigset_t(), previous = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_BLOCK, &all, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { context in
             let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()

@@ -93,6 +93,7 @@ struct BridgeProcessTests {
                 let spent = try await net.account(0, device)
                 #expect(spent.balance == 10_000_000 - expected)
                 #expect(bridges[1].isRunning)
+                #expect(bridges[1].stop(signal: SIGTERM) == 0, "SIGTERM did not stop the bridge cleanly:\n\(bridges[1].log().suffix(1000))")
             }
         }
     }

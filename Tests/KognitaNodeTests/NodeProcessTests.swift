@@ -82,6 +82,7 @@ struct NodeProcessTests {
             #expect(names.isSuperset(of: ["kognita_batches_final_total", "kognita_votes_sent_total", "kognita_peer_connections_count",
                                           "kognita_batches_rejected_total", "kognita_submit_to_final_seconds_bucket"]))
             #expect(response.text.contains("kognita_batches_final_total 1"))
+            #expect(net.stop(3, signal: SIGTERM) == 0, "SIGTERM did not stop the node cleanly:\n\(net.log(3).suffix(1000))")
         }
     }
 

@@ -36,9 +36,13 @@ public final class BridgeProcess: @unchecked Sendable {
         process = try SpawnedProcess(try Repository.builtProduct("kognita-bridge"), ["run", "-c", configFile], logFile: "\(directory)/bridge.log")
     }
 
-    public func stop(signal: Int32 = SIGTERM) {
-        process?.stop(signal: signal, timeout: 10)
-        process = nil
+    /// Stops it; returns its exit code (nil when a signal ended it).
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM) -> Int32? {
+        guard let process else { return nil }
+        process.stop(signal: signal, timeout: 10)
+        self.process = nil
+        return process.exitCode
     }
 
     public var isRunning: Bool { process?.isRunning ?? false }

@@ -59,13 +59,16 @@ public final class LocalNetwork: @unchecked Sendable {
         lock.withLock { processes[index] = process }
     }
 
-    /// Stops node `index` with `signal` (SIGKILL: no chance to clean up).
-    public func stop(_ index: Int, signal: Int32 = SIGTERM) {
+    /// Stops node `index` with `signal` (SIGKILL: no chance to clean up);
+    /// returns its exit code (nil when a signal ended it).
+    @discardableResult
+    public func stop(_ index: Int, signal: Int32 = SIGTERM) -> Int32? {
         let process = lock.withLock { () -> SpawnedProcess? in
             defer { processes[index] = nil }
             return processes[index]
         }
         process?.stop(signal: signal, timeout: 10)
+        return process?.exitCode
     }
 
     public func isRunning(_ index: Int) -> Bool { lock.withLock { processes[index]?.isRunning ?? false } }

@@ -37,6 +37,12 @@ public final class SpawnedProcess: @unchecked Sendable {
         self.pid = pid
     }
 
+    /// The exit code once it has exited normally; nil while it runs or when a signal ended it.
+    public var exitCode: Int32? {
+        guard !isRunning, let status = exitStatus, status & 0x7f == 0 else { return nil }
+        return (status >> 8) & 0xff
+    }
+
     /// Whether it is still running (reaps it if it has exited).
     public var isRunning: Bool {
         if exitStatus != nil { return false }

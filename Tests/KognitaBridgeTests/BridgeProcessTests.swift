@@ -98,50 +98,58 @@ struct BridgeProcessTests {
         }
     }
 
-    @Test("with the project's ACL, a device cannot publish to another device's topics nor read its acks")
+    @Test("the project's broker config (Config/mosquitto.conf and its ACL) runs with TLS and passwords, and keeps devices apart: none publishes to another's topics or reads its acks")
     func aclKeepsDevicesApart() async throws {
         try await TemporaryDirectory.with { dir in
+            let plainPort = try FreePort.find(), tlsPort = try FreePort.find()
+            let prepared = try ChildProcess.run("/bin/bash", [Repository.path("Scripts/local-broker.sh"), "\(dir)/broker", "\(plainPort)", "\(tlsPort)"])
+            #expect(prepared.status == 0, "local-broker.sh failed: \(prepared.stderr)")
             let kognita = try Repository.builtProduct("kognita")
             let alice = SigningKey(), mallory = SigningKey()
             var passwords: [String: String] = [:]
             for (name, key) in [("alice", alice), ("mallory", mallory)] {
                 try KeyFile.save(key, to: "\(dir)/\(name).key", replace: false)
-                let added = try ChildProcess.run(kognita, ["device", "add", "--key", "\(dir)/\(name).key", "--password-file", "\(dir)/passwd", "--out", dir])
+                let added = try ChildProcess.run(kognita, ["device", "add", "--key", "\(dir)/\(name).key", "--password-file",
+                                                           "\(dir)/broker/mosquitto.passwd", "--out", dir])
                 #expect(added.status == 0, "\(added.stderr)")
                 passwords[name] = try String(contentsOfFile: "\(dir)/\(key.publicKey.hex.prefix(16)).broker-password", encoding: .utf8)
                     .trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            let bridgeUser = try ChildProcess.run("/usr/bin/mosquitto_passwd", ["-b", "\(dir)/passwd", "kognita-bridge", "bridge-secret"])
-            #expect(bridgeUser.status == 0, "\(bridgeUser.stderr)")
-            let acl = try String(contentsOfFile: Repository.path("Config/mosquitto.acl"), encoding: .utf8)
-            try acl.write(toFile: "\(dir)/acl", atomically: true, encoding: .utf8)
-            try await MosquittoBroker.with(config: "allow_anonymous false\npassword_file \(dir)/passwd\nacl_file \(dir)/acl\n") { broker in
-                func client(_ key: SigningKey, _ name: String) async throws -> MQTTProbe {
-                    try await MQTTProbe.connect(port: broker.port, username: key.publicKey.hex, password: passwords[name]!)
-                }
-                let aliceClient = try await client(alice, "alice")
-                let malloryClient = try await client(mallory, "mallory")
-                let bridgeClient = try await MQTTProbe.connect(port: broker.port, username: "kognita-bridge", password: "bridge-secret")
-                let aliceBase = "kognita/testnet/\(alice.publicKey.hex)"
-                #expect(try await aliceClient.subscribe("\(aliceBase)/ack"))
-                // mosquitto may grant a subscription and filter on delivery: what counts is what arrives.
-                _ = try await malloryClient.subscribe("\(aliceBase)/ack")
-                _ = try await malloryClient.subscribe("kognita/testnet/+/ack")
-                #expect(try await !malloryClient.publish("\(aliceBase)/batch", [1, 2, 3]), "the broker accepted a batch on another device's topic")
-                #expect(try await !malloryClient.publish("\(aliceBase)/sync", []), "the broker accepted a sync on another device's topic")
-                #expect(try await !malloryClient.publish("\(aliceBase)/ack", [4]), "the broker let a device write another device's acks")
-                #expect(try await malloryClient.publish("kognita/testnet/\(mallory.publicKey.hex)/batch", [5]))
-                // The bridge user may write Alice's acks: Alice gets them, Mallory does not.
-                #expect(try await bridgeClient.publish("\(aliceBase)/ack", [6]))
-                let delivered = await eventually(within: 5) { aliceClient.received.contains { $0.payload == [6] } }
-                #expect(delivered, "Alice did not receive her own ack")
-                try await Task.sleep(for: .milliseconds(300))
-                #expect(malloryClient.received.isEmpty, "Mallory read: \(malloryClient.received.map(\.topic))")
-                #expect(!aliceClient.received.contains { $0.payload == [4] })
-                bridgeClient.stop()
-                aliceClient.stop()
-                malloryClient.stop()
-            }
+            let broker = try SpawnedProcess(try MosquittoBroker.executable(), ["-c", "\(dir)/broker/mosquitto.conf"], logFile: "\(dir)/broker/stdout.log")
+            defer { broker.stop() }
+            let up = await eventually(within: 10) { FreePort.accepts(plainPort) && FreePort.accepts(tlsPort) }
+            #expect(up, "mosquitto did not start with the project's config")
+            let bridgePassword = try String(contentsOfFile: "\(dir)/broker/bridge-password", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+
+            // Anonymous clients are refused; a device with its password gets in, over TLS too.
+            await #expect(throws: (any Error).self) { _ = try await MQTTProbe.connect(port: plainPort, username: "", password: "") }
+            let overTLS = try await MQTTProbe.connect(port: tlsPort, username: alice.publicKey.hex, password: passwords["alice"]!,
+                                                      caFile: "\(dir)/broker/ca/ca.pem")
+            overTLS.stop()
+
+            let aliceClient = try await MQTTProbe.connect(port: plainPort, username: alice.publicKey.hex, password: passwords["alice"]!)
+            let malloryClient = try await MQTTProbe.connect(port: plainPort, username: mallory.publicKey.hex, password: passwords["mallory"]!)
+            let bridgeClient = try await MQTTProbe.connect(port: plainPort, username: "kognita-bridge", password: bridgePassword)
+            let aliceBase = "kognita/testnet/\(alice.publicKey.hex)"
+            #expect(try await aliceClient.subscribe("\(aliceBase)/ack"))
+            // mosquitto may grant a subscription and filter on delivery: what counts is what arrives.
+            _ = try await malloryClient.subscribe("\(aliceBase)/ack")
+            _ = try await malloryClient.subscribe("kognita/testnet/+/ack")
+            #expect(try await !malloryClient.publish("\(aliceBase)/batch", [1, 2, 3]), "the broker accepted a batch on another device's topic")
+            #expect(try await !malloryClient.publish("\(aliceBase)/sync", []), "the broker accepted a sync on another device's topic")
+            #expect(try await !malloryClient.publish("\(aliceBase)/ack", [4]), "the broker let a device write another device's acks")
+            #expect(try await malloryClient.publish("kognita/testnet/\(mallory.publicKey.hex)/batch", [5]))
+            // The bridge user reads batches through the shared subscription and writes acks: Alice gets hers, Mallory nothing.
+            #expect(try await bridgeClient.subscribe("$share/kognita-bridges/kognita/testnet/+/batch"))
+            #expect(try await aliceClient.publish("\(aliceBase)/batch", [7]))
+            let relayed = await eventually(within: 5) { bridgeClient.received.contains { $0.payload == [7] } }
+            #expect(relayed, "the bridge user did not receive a device's batch through the shared subscription")
+            #expect(try await bridgeClient.publish("\(aliceBase)/ack", [6]))
+            let delivered = await eventually(within: 5) { aliceClient.received.contains { $0.payload == [6] } }
+            #expect(delivered, "Alice did not receive her own ack")
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(malloryClient.received.isEmpty, "Mallory read: \(malloryClient.received.map(\.topic))")
+            for client in [aliceClient, malloryClient, bridgeClient] { client.stop() }
         }
     }
 }

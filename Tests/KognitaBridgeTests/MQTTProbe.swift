@@ -10,13 +10,18 @@ final class MQTTProbe: @unchecked Sendable {
     private var messages: [MQTTMessage] = []
     private var reader: Task<Void, Never>?
 
-    static func connect(port: Int, username: String, password: String) async throws -> MQTTProbe {
-        let client = try MQTTClient(MQTTConfiguration(port: port, clientID: "probe-\(UUID().uuidString.prefix(8))", cleanStart: true,
-                                                      sessionExpirySeconds: 0, username: username, password: password,
+    static func connect(port: Int, username: String, password: String, caFile: String? = nil) async throws -> MQTTProbe {
+        let client = try MQTTClient(MQTTConfiguration(host: caFile == nil ? "127.0.0.1" : "localhost", port: port,
+                                                      clientID: "probe-\(UUID().uuidString.prefix(8))", cleanStart: true,
+                                                      sessionExpirySeconds: 0, username: username.isEmpty ? nil : username,
+                                                      password: password.isEmpty ? nil : password, tls: caFile.map { .init(caFile: $0) },
                                                       reconnectDelayMinSeconds: 0.1, reconnectDelayMaxSeconds: 0.5))
         client.start()
         let event = try await first(client.events, within: 10) { if case .disconnected = $0 { false } else { true } }
-        guard case .connected = event else { throw TestSupportError("the broker refused \(username): \(event)") }
+        guard case .connected = event else {
+            client.stop()
+            throw TestSupportError("the broker refused \(username): \(event)")
+        }
         let probe = MQTTProbe(client: client)
         probe.reader = Task { for await message in client.messages { probe.lock.withLock { probe.messages.append(message) } } }
         return probe

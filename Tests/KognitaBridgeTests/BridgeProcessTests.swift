@@ -98,6 +98,37 @@ struct BridgeProcessTests {
         }
     }
 
+    @Test("with no node reachable, or a device over its rate, the bridge answers overloaded instead of queueing")
+    func overloaded() async throws {
+        try await LocalNetwork.with(start: false) { net in
+            try await MosquittoBroker.with { broker in
+                let bridge = try BridgeProcess(directory: "\(net.directory)/bridge", genesisPath: net.genesisPath, brokerPort: broker.port,
+                                               bridgeSettings: "device_rate = 1\ndevice_burst = 3")
+                let connected = await eventually(within: 10) { bridge.log().contains("broker: connected") }
+                #expect(connected)
+                let device = SigningKey()
+                let probe = try await MQTTProbe.connect(port: broker.port, username: "", password: "")
+                defer { probe.stop() }
+                let base = "kognita/\(net.network)/\(device.publicKey.hex)"
+                #expect(try await probe.subscribe("\(base)/ack"))
+                var prev = BatchID.zero
+                for seq in UInt64(1)...6 {
+                    let batch = try SignedBatch.sign(Batch(network: try NetworkID(net.network), seq: seq, prev: prev, created: 1,
+                                                           transfers: [Transfer(to: device.publicKey, amount: 1)]), with: device)
+                    prev = batch.id
+                    #expect(try await probe.publish("\(base)/batch", batch.envelope))
+                }
+                let answered = await eventually(within: 10) { probe.received.count >= 6 }
+                #expect(answered, "acks: \(probe.received.count)")
+                let acks = probe.received.compactMap { try? Ack(decoding: $0.payload) }
+                #expect(acks.allSatisfy { $0.status == .rejected && $0.reason == .overloaded }, "\(acks)")
+                #expect(acks.contains { $0.detail?.contains("no node is reachable") == true })
+                #expect(acks.contains { $0.detail?.contains("batches per second") == true })
+                #expect(await bridge.metric("kognita_bridge_in_flight_batches") == 0)
+            }
+        }
+    }
+
     @Test("the project's broker config (Config/mosquitto.conf and its ACL) runs with TLS and passwords, and keeps devices apart: none publishes to another's topics or reads its acks")
     func aclKeepsDevicesApart() async throws {
         try await TemporaryDirectory.with { dir in

@@ -93,6 +93,7 @@ let package = Package(
             name: "kognita-bridge",
             dependencies: [
                 "KognitaBridge",
+                "KognitaNode",
                 "KognitaSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -39,8 +39,7 @@ public struct BridgeConfiguration: Sendable {
         case .success(let parsed): reader = parsed
         case .failure(let errors): return .failure(errors)
         }
-        let base = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base)/\(p)" }
+        func resolve(_ p: String) -> String { ConfigEnvironment.resolve(p, relativeTo: path) }
         var c = BridgeConfiguration()
         c.genesisPath = resolve(reader.string("bridge", "genesis") ?? c.genesisPath)
         if let identity = reader.string("bridge", "identity") {

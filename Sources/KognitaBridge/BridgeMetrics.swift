@@ -1,4 +1,5 @@
 import KognitaCore
+import KognitaNode
 import Prometheus
 
 /// The bridge's Prometheus metrics (served on its local metrics port).
@@ -18,9 +19,7 @@ public final class BridgeMetrics: Sendable {
     public init() {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
-        func counter(_ name: String, _ help: String) -> Counter {
-            registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "kognita_bridge", metricName: name, unitName: "total", helpText: help))
-        }
+        func counter(_ name: String, _ help: String) -> Counter { registry.counter("kognita_bridge", name, help) }
         received = counter("batches_received", "Batches received from devices over MQTT.")
         forwarded = counter("batches_forwarded", "Batches forwarded to a node.")
         duplicates = counter("batches_duplicate", "Resends of a batch in flight or final, answered without forwarding.")
@@ -28,16 +27,8 @@ public final class BridgeMetrics: Sendable {
         failovers = counter("node_failovers", "Node connections lost (their work goes to the other nodes).")
         inFlight = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "kognita_bridge", metricName: "in_flight", unitName: "batches", helpText: "Batches forwarded and not yet final or rejected."))
         nodesConnected = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "kognita_bridge", metricName: "nodes_connected", unitName: "count", helpText: "Healthy node connections."))
-        submitToFinal = registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(namespace: "kognita_bridge", metricName: "submit_to_final", unitName: "seconds", helpText: "From a batch's arrival at the bridge to its final ack."),
-            buckets: [.milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)])
-        var rejections: [RejectReason: Counter] = [:]
-        for reason in RejectReason.allCases {
-            rejections[reason] = registry.makeCounter(
-                descriptor: MetricNameDescriptor(namespace: "kognita_bridge", metricName: "batches_rejected", unitName: "total", helpText: "Batches rejected, by the contract's reason."),
-                labels: [("reason", reason.name)])
-        }
-        self.rejections = rejections
+        submitToFinal = registry.latencyHistogram("kognita_bridge", "submit_to_final", "From a batch's arrival at the bridge to its final ack.")
+        rejections = registry.countersByReason("kognita_bridge", "Batches rejected, by the contract's reason.")
         var acks: [Ack.Status: Counter] = [:]
         for status in [Ack.Status.accepted, .final, .rejected, .head] {
             acks[status] = registry.makeCounter(

@@ -42,18 +42,7 @@ while let argument = arguments.first {
     }
 }
 
-func environment() -> [String: String] {
-    var result: [String: String] = [:]
-    var pointer = environ
-    while let entry = pointer.pointee {
-        let text = String(cString: entry)
-        if let equals = text.firstIndex(of: "="), text.hasPrefix("KOGNITA_") {
-            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-        }
-        pointer += 1
-    }
-    return result
-}
+func environment() -> [String: String] { ConfigEnvironment.overrides() }
 
 func loadConfiguration(_ configPath: String?) -> AgentConfiguration {
     let path = configPath ?? AgentConfiguration.defaultPath

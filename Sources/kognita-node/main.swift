@@ -28,20 +28,11 @@ struct ConfigOption: ParsableArguments {
     var config = "/etc/kognita/node.toml"
 
     func load() throws -> NodeConfiguration {
-        let bytes: [UInt8]
-        do throws(FileError) { bytes = try FileIO.read(config, maxBytes: 1 << 20) } catch {
+        let text: String
+        do throws(FileError) { text = try ConfigEnvironment.read(config) } catch {
             throw ValidationError("cannot read the configuration: \(error.message)")
         }
-        var environment: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if text.hasPrefix("KOGNITA_"), let equals = text.firstIndex(of: "=") {
-                environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        switch NodeConfiguration.parse(String(decoding: bytes, as: UTF8.self), path: config, environment: environment) {
+        switch NodeConfiguration.parse(text, path: config, environment: ConfigEnvironment.overrides()) {
         case .success(let configuration): return configuration
         case .failure(let errors): throw ValidationError("\(config) has errors:\n\(errors)")
         }
@@ -54,13 +45,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.load()
-        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "kognita-node")
+        let logger = ServiceLogging.bootstrap(label: "kognita-node", level: configuration.logLevel)
         do {
             try await Node.run(configuration, logger: logger)
         } catch {

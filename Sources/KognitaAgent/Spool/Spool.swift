@@ -53,7 +53,16 @@ public final class Spool {
         self.capacityBytes = capacityBytes
         lockFD = open("\(directory)/spool.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lockFD >= 0 else { throw SpoolError("cannot open \(directory)/spool.lock: \(String(cString: strerror(errno)))") }
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+        // A lock held for a moment is not another agent: a process being
+        // spawned elsewhere in this program holds a copy of every descriptor
+        // until its exec, and a restarting agent's predecessor may still be
+        // exiting. A second agent holds it for good; 200 ms tells them apart.
+        var locked = flock(lockFD, LOCK_EX | LOCK_NB) == 0
+        for _ in 0..<20 where !locked {
+            usleep(10_000)
+            locked = flock(lockFD, LOCK_EX | LOCK_NB) == 0
+        }
+        guard locked else {
             close(lockFD)
             throw SpoolError("another kognita-agent is using \(directory) (its spool is locked); run one agent per state directory")
         }

@@ -31,8 +31,7 @@ public struct NodeConfiguration: Sendable, Hashable {
         case .success(let parsed): reader = parsed
         case .failure(let errors): return .failure(errors)
         }
-        let base = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base)/\(p)" }
+        func resolve(_ p: String) -> String { ConfigEnvironment.resolve(p, relativeTo: path) }
         func keyURI(_ section: String, _ key: String, _ value: String) -> String? {
             guard value.hasPrefix("file:"), value.count > 5 else {
                 reader.fail("\(section).\(key)", "must be a key URI like file:/var/lib/kognita/identity.key (only file: keys are supported)")

@@ -23,9 +23,7 @@ public final class NodeMetrics: Sendable {
     public init() {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
-        func counter(_ name: String, _ help: String) -> Counter {
-            registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "kognita", metricName: name, unitName: "total", helpText: help))
-        }
+        func counter(_ name: String, _ help: String) -> Counter { registry.counter("kognita", name, help) }
         batchesReceived = counter("batches_received", "Batches received from clients and peers.")
         batchesForwarded = counter("batches_forwarded", "Client batches forwarded to the peers.")
         batchesFinal = counter("batches_final", "Certified batches applied to this node's ledger.")
@@ -38,20 +36,36 @@ public final class NodeMetrics: Sendable {
         catchUpBatches = counter("catch_up_batches", "Final batches fetched from peers while catching up.")
         commitTransactions = counter("commit_transactions", "SQLite transactions written by the group committer.")
         peerConnections = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "kognita", metricName: "peer_connections", unitName: "count", helpText: "Open authenticated peer and client connections."))
-        submitToFinal = registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(namespace: "kognita", metricName: "submit_to_final", unitName: "seconds", helpText: "From a client's submit to the final reply."),
-            buckets: [.milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)])
-        var rejections: [RejectReason: Counter] = [:]
-        for reason in RejectReason.allCases {
-            rejections[reason] = registry.makeCounter(
-                descriptor: MetricNameDescriptor(namespace: "kognita", metricName: "batches_rejected", unitName: "total", helpText: "Batches this node refused, by the contract's reason."),
-                labels: [("reason", reason.name)])
-        }
-        self.rejections = rejections
+        submitToFinal = registry.latencyHistogram("kognita", "submit_to_final", "From a client's submit to the final reply.")
+        rejections = registry.countersByReason("kognita", "Batches this node refused, by the contract's reason.")
     }
 
     func rejected(_ reason: RejectReason) { rejections[reason]?.increment() }
 
     /// The Prometheus text exposition.
     public func exposition() -> String { registry.emitToString() }
+}
+
+extension PrometheusCollectorRegistry {
+    /// A counter `<namespace>_<name>_total`.
+    public func counter(_ namespace: String, _ name: String, _ help: String) -> Counter {
+        makeCounter(descriptor: MetricNameDescriptor(namespace: namespace, metricName: name, unitName: "total", helpText: help))
+    }
+
+    /// `<namespace>_batches_rejected_total{reason="..."}`, one per contract reason.
+    public func countersByReason(_ namespace: String, _ help: String) -> [RejectReason: Counter] {
+        var counters: [RejectReason: Counter] = [:]
+        for reason in RejectReason.allCases {
+            counters[reason] = makeCounter(descriptor: MetricNameDescriptor(namespace: namespace, metricName: "batches_rejected", unitName: "total", helpText: help),
+                                           labels: [("reason", reason.name)])
+        }
+        return counters
+    }
+
+    /// A latency histogram in seconds, with buckets from 10 ms to 5 s around the 1 s finality target.
+    public func latencyHistogram(_ namespace: String, _ name: String, _ help: String) -> DurationHistogram {
+        makeDurationHistogram(descriptor: MetricNameDescriptor(namespace: namespace, metricName: name, unitName: "seconds", helpText: help),
+                              buckets: [.milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                                        .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)])
+    }
 }

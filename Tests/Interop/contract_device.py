@@ -57,6 +57,7 @@ def main():
     parser.add_argument("--network", required=True)
     parser.add_argument("--seed", required=True)
     parser.add_argument("--recipient", required=True)
+    parser.add_argument("--validators", default="", help="comma-separated validator keys (hex), all weight 1: check the certificate")
     args = parser.parse_args()
 
     key = nacl.signing.SigningKey(bytes.fromhex(args.seed))
@@ -89,7 +90,8 @@ def main():
             except queue.Empty:
                 pass
         return [{"status": a.get(2), "reason": a.get(3), "has_cert": 6 in a, "seq": a.get(1),
-                 "id": a[0].hex() if 0 in a else None, "head_next": a.get(5, {}).get(0)} for a in got]
+                 "id": a[0].hex() if 0 in a else None, "head_next": a.get(5, {}).get(0),
+                 "cert": a[6].hex() if 6 in a else None} for a in got]
 
     decided = lambda got: any(a.get(2) in (1, 2) for a in got)
     results = {"device": device}
@@ -114,9 +116,61 @@ def main():
     big = cbor2.dumps({0: 1, 1: args.network, 2: 2, 3: first_id, 4: 0, 5: 0, 6: [{0: recipient, 1: 1, 2: "x" * 70000}]})
     results["too_large"] = exchange(f"{base}/batch", sign(key, big), decided)
 
+    if args.validators:
+        final = next((a for a in results["valid"] if a["status"] == 1 and a["cert"]), None)
+        results["cert_valid"] = final is not None and check_certificate(
+            bytes.fromhex(final["cert"]), bytes.fromhex(results["valid_id"]), bytes.fromhex(device), args.network,
+            [bytes.fromhex(v) for v in args.validators.split(",")])
+
     client.loop_stop()
     client.disconnect()
     print(json.dumps(results))
+
+
+def blake(*parts):
+    return hashlib.blake2b(b"".join(parts), digest_size=32).digest()
+
+
+def merkle_root(leaf, index, count, path):
+    """RFC 9162 inclusion proof with BLAKE2b-256 (0x00 leaf, 0x01 node prefixes)."""
+    if index >= count:
+        return None
+    fn, sn, node = index, count - 1, leaf
+    for sibling in path:
+        if sn == 0:
+            return None
+        if fn % 2 == 1 or fn == sn:
+            node = blake(b"\x01", sibling, node)
+            while fn % 2 == 0 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            node = blake(b"\x01", node, sibling)
+        fn >>= 1
+        sn >>= 1
+    return node if sn == 0 else None
+
+
+def check_certificate(cert_bytes, batch_id, account, network, validators):
+    """Checks a certificate from the bytes PROTOCOL.md describes, against equal-weight validators."""
+    cert = cbor2.loads(cert_bytes)
+    if cert.get(0) != batch_id or cert.get(1) != network or cert.get(4) != account:
+        return False
+    leaf = blake(b"\x00", account, batch_id)
+    seen = set()
+    for validator, count, index, path, signature in cert[3]:
+        if validator not in validators or validator in seen:
+            return False
+        root = merkle_root(leaf, index, count, path)
+        if root is None:
+            return False
+        statement = cbor2.dumps(["kognita-vote-v1", network, cert[2], root, count])
+        try:
+            nacl.signing.VerifyKey(validator).verify(statement, signature)
+        except Exception:
+            return False
+        seen.add(validator)
+    return 3 * len(seen) > 2 * len(validators)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import Testing
 /// Real mosquitto, real nodes, real bridges, real agents.
 @Suite("Bridge processes: contract devices, the whole path under SIGKILL, the broker ACL", .serialized)
 struct BridgeProcessTests {
-    @Test("a device built from the contract alone (Python) gets accepted then final, final again on a resend, and each contract rejection",
+    @Test("a device built from the contract alone (Python) gets accepted then final with a certificate it verifies itself, final again on a resend, and each contract rejection",
           .enabled(if: PythonTooling.isAvailable, "Python cross-check tooling missing: run 'make setup'"))
     func contractDevice() async throws {
         try await LocalNetwork.with { net in
@@ -17,9 +17,10 @@ struct BridgeProcessTests {
                 let device = try SigningKey(seed: seed)
                 try await net.fund(device.publicKey, 1_000)
                 let recipient = SigningKey().publicKey
+                let validators = try (0..<4).map { try net.identity($0).publicKey.hex }.joined(separator: ",")
                 let result = try ChildProcess.run(try PythonTooling.interpreter.get(), [
                     Repository.path("Tests/Interop/contract_device.py"), "--port", "\(broker.port)", "--network", net.network,
-                    "--seed", Hex.encode(seed), "--recipient", recipient.hex,
+                    "--seed", Hex.encode(seed), "--recipient", recipient.hex, "--validators", validators,
                 ])
                 #expect(result.status == 0, "the Python device failed: \(result.stderr)")
                 let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -33,6 +34,8 @@ struct BridgeProcessTests {
                 #expect(acks("valid").last?["has_cert"] as? Bool == true)
                 #expect(acks("valid").last?["id"] as? String == report["valid_id"] as? String)
                 #expect(statuses("resend") == [1])
+                // The certificate checks out from docs/PROTOCOL.md alone (Python: cbor2, hashlib, pynacl).
+                #expect(report["cert_valid"] as? Bool == true)
                 #expect(statuses("bad_signature") == [2] && reason("bad_signature") == 2)
                 #expect(statuses("not_authorized") == [2] && reason("not_authorized") == 7)
                 #expect(statuses("wrong_network") == [2] && reason("wrong_network") == 3)

@@ -165,26 +165,8 @@ public final class Bridge: Service, Sendable {
             return reject(ackTopic, .overloaded, "no node is reachable from this bridge; resend later", id: batch.id, seq: batch.batch.seq)
         }
         metrics.forwarded.increment()
-        let acks = client.submit(batch.envelope)
-        let decision: Ack? = await withTaskGroup(of: Ack?.self) { group in
-            group.addTask {
-                for await ack in acks {
-                    if ack.status == .accepted {
-                        self.publish(ackTopic, ack)
-                        continue
-                    }
-                    return ack
-                }
-                return nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: Self.decisionTimeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
+        let decision = await firstAck(of: client.submit(batch.envelope), within: Self.decisionTimeout,
+                                      each: { self.publish(ackTopic, $0) }, where: { $0.status != .accepted })
         guard let decision else { return }
         guard let bytes = publish(ackTopic, decision) else { return }
         if decision.status == .final {

@@ -36,14 +36,9 @@ public enum BridgeService {
 
     /// The bridge's identity key, made (0600, atomically) on first start.
     static func loadOrCreateIdentity(_ path: String, logger: Logger) throws -> SigningKey {
-        if FileManager.default.fileExists(atPath: path) {
-            do throws(KeyFileError) { return try KeyFile.load(path) } catch { throw NodeStartError("cannot load the bridge identity: \(error)") }
-        }
-        let key = SigningKey()
-        do throws(FileError) { try KeyFile.save(key, to: path, replace: false) } catch {
-            throw NodeStartError("cannot create the bridge identity at \(path): \(error.message)")
-        }
-        logger.info("created the bridge identity \(key.publicKey) in \(path)")
-        return key
+        let loaded: (key: SigningKey, created: Bool)
+        do { loaded = try KeyFile.loadOrCreate(path) } catch { throw NodeStartError("cannot load or create the bridge identity at \(path): \(error)") }
+        if loaded.created { logger.info("created the bridge identity \(loaded.key.publicKey) in \(path)") }
+        return loaded.key
     }
 }

@@ -30,6 +30,23 @@ public struct Vote: Sendable, Hashable {
         return Vote(network: network, epoch: epoch, keys: keys, validator: key.publicKey, signature: key.signature(for: bytes))
     }
 
+    /// Signs a vote for `keys` as a member of `committee` and returns it
+    /// verified: a validator's own vote needs no checking, so the Merkle tree
+    /// is built once and no signature is verified. Nil when `key` is not a member.
+    public static func signVerified(keys: [BatchKey], committee: Committee, with key: SigningKey) -> VerifiedVote? {
+        guard let weight = committee.weight(of: key.publicKey) else { return nil }
+        precondition(!keys.isEmpty && keys.count <= maxBatches, "a vote covers 1 to \(maxBatches) batches")
+        let tree = MerkleTree(keys)
+        let bytes = VoteStatement.signingBytes(network: committee.network, epoch: committee.epoch, root: tree.root, count: keys.count)
+        let vote = Vote(network: committee.network, epoch: committee.epoch, keys: keys, validator: key.publicKey, signature: key.signature(for: bytes))
+        var indexByKey: [BatchKey: Int] = [:]
+        indexByKey.reserveCapacity(keys.count)
+        for (index, batch) in keys.enumerated() {
+            precondition(indexByKey.updateValue(index, forKey: batch) == nil, "a vote names batch \(batch) twice")
+        }
+        return VerifiedVote(vote: vote, tree: tree, indexByKey: indexByKey, weight: weight)
+    }
+
     /// Checks that the vote is for `committee`'s network and epoch, comes from
     /// one of its validators, covers 1 to ``maxBatches`` distinct batches, and that
     /// the signature holds. Only a verified vote counts towards a certificate.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KognitaCore
 
 /// Reading and writing key files on disk (the format itself is ``KeyFile``'s, in the core).
@@ -17,5 +20,23 @@ extension KeyFile {
         var text = encode(key)
         defer { text.withUnsafeMutableBytes { Sodium.zero($0) } }
         try FileIO.writeAtomically(text, to: path, mode: 0o600, replace: replace)
+    }
+
+    /// Loads the key at `path`, or makes one there (mode 0600, atomically)
+    /// when there is none; `created` says which. Two processes racing to make
+    /// it end up with the same key (the loser loads the winner's).
+    public static func loadOrCreate(_ path: String) throws -> (key: SigningKey, created: Bool) {
+        var info = stat()
+        if stat(path, &info) == 0 { return (try load(path), false) }
+        let key = SigningKey()
+        // (An exhaustive catch: a partial `catch ... where` on a typed throw
+        // crashes the Swift 6.3.1 compiler here.)
+        do throws(FileError) {
+            try save(key, to: path, replace: false)
+        } catch {
+            guard error.isAlreadyExists else { throw error }
+            return (try load(path), false) // another process made it a moment ago
+        }
+        return (key, true)
     }
 }

@@ -188,8 +188,7 @@ struct LoadRun: Sendable {
 
     /// The first `final` or `rejected` ack of a submission, or nil when the connection closed first.
     static func decided(_ acks: AsyncStream<Ack>) async -> Ack? {
-        for await ack in acks where ack.status != .accepted { return ack }
-        return nil
+        await firstAck(of: acks, within: .seconds(600)) { $0.status != .accepted }
     }
 }
 

@@ -7,6 +7,17 @@ import KognitaTesting
 struct CertificateTests {
     let fixture = LedgerFixture()
 
+    @Test("a validator's own vote, signed as verified, is exactly the vote its peers verify; a non-member gets none")
+    func ownVoteSignedVerified() throws {
+        let keys = [BatchKey(fixture.batch(seq: 1)), BatchKey(fixture.batch(seq: 2)), BatchKey(fixture.batch(seq: 3))]
+        let own = try #require(Vote.signVerified(keys: keys, committee: fixture.committee, with: fixture.validatorKeys[2]))
+        let checked = try own.vote.verify(for: fixture.committee)
+        #expect(own.vote == Vote.sign(keys: keys, network: fixture.network, epoch: 0, with: fixture.validatorKeys[2]))
+        #expect(own.weight == checked.weight)
+        for key in keys { #expect(own.signer(for: key) == checked.signer(for: key)) }
+        #expect(Vote.signVerified(keys: keys, committee: fixture.committee, with: SigningKey()) == nil)
+    }
+
     @Test("a quorum of votes (3 of 4) forms a certificate that verifies and survives encoding")
     func quorumCertifies() throws {
         let batch = fixture.batch(seq: 1)

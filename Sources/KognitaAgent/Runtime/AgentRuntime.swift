@@ -82,18 +82,8 @@ public final class AgentRuntime {
     /// first use, and `kognita-agent device-id` can create it ahead of the first
     /// start to register the device with the broker.
     public static func loadOrCreateKey(at path: String) throws -> SigningKey {
-        var info = stat()
-        if stat(path, &info) == 0 { return try KeyFile.load(path) }
-        let key = SigningKey()
-        // (An exhaustive catch: a partial `catch ... where` on a typed throw
-        // crashes the Swift 6.3.1 compiler here.)
-        do throws(FileError) {
-            try KeyFile.save(key, to: path, replace: false)
-        } catch {
-            guard error.isAlreadyExists else { throw error }
-            return try KeyFile.load(path) // another process made it a moment ago
-        }
-        AgentLog.info("created a new device key at \(path): device id \(key.publicKey.hex)")
+        let (key, created) = try KeyFile.loadOrCreate(path)
+        if created { AgentLog.info("created a new device key at \(path): device id \(key.publicKey.hex)") }
         return key
     }
 

@@ -62,29 +62,7 @@ public struct HTTPAPI: Sendable {
             return Self.error(error.reason == .tooLarge ? .contentTooLarge : .badRequest, error.reason.name, error.description)
         }
         let wait = request.uri.queryParameters.get("wait") == "final"
-        let (acks, continuation) = AsyncStream.makeStream(of: Ack.self)
-        await engine.submit(batch) { ack in
-            continuation.yield(ack)
-            if ack.status != .accepted { continuation.finish() }
-        }
-        let answer: Ack? = await withTaskGroup(of: Ack?.self) { group in
-            group.addTask {
-                var last: Ack?
-                for await ack in acks {
-                    last = ack
-                    if !wait || ack.status != .accepted { break }
-                }
-                return last
-            }
-            group.addTask {
-                try? await Task.sleep(for: Self.finalWait)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            continuation.finish()
-            return first
-        }
+        let answer = await firstAck(of: await engine.submit(batch), within: Self.finalWait) { !wait || $0.status != .accepted }
         return Self.ackResponse(answer ?? Ack(id: batch.id, seq: batch.batch.seq, status: .accepted), timedOut: answer == nil)
     }
 

@@ -117,9 +117,6 @@ public actor NodeEngine {
     public func clientCount() -> Int { clientLinks.count }
     public func pendingCount() -> Int { pending.count }
 
-    /// Whether `key` is known here and not final yet.
-    public func isPending(_ key: BatchKey) -> Bool { pending[key] != nil }
-
     // MARK: Links
 
     func linkOpened(_ link: PeerLink) {
@@ -207,6 +204,16 @@ public actor NodeEngine {
                 waiters[key] = kept
             }
         }
+    }
+
+    /// ``submit(_:reply:)`` as a stream of acks that ends after `final` or `rejected`.
+    public func submit(_ batch: SignedBatch) -> AsyncStream<Ack> {
+        let (acks, continuation) = AsyncStream.makeStream(of: Ack.self)
+        submit(batch) { ack in
+            continuation.yield(ack)
+            if ack.status != .accepted { continuation.finish() }
+        }
+        return acks
     }
 
     private func reject(_ batch: SignedBatch, _ rejection: Rejection, _ reply: @Sendable (Ack) -> Void) {
@@ -327,9 +334,8 @@ public actor NodeEngine {
                 } catch {
                     return self.storageFailed(error)
                 }
-                let vote = Vote.sign(keys: keys, network: committee.network, epoch: committee.epoch, with: key)
-                guard let verified = try? vote.verify(for: committee) else { return }
-                self.ownVote(verified)
+                guard let vote = Vote.signVerified(keys: keys, committee: committee, with: key) else { return }
+                self.ownVote(vote)
             }
         }
     }

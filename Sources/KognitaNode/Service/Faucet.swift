@@ -81,25 +81,7 @@ public actor Faucet {
     /// Submits `batch` (again, every ``resendAfter``) until it is final or rejected.
     private func submitUntilDecided(_ batch: SignedBatch) async -> Ack {
         while true {
-            let (acks, continuation) = AsyncStream.makeStream(of: Ack.self)
-            await engine.submit(batch) { ack in
-                continuation.yield(ack)
-                if ack.status != .accepted { continuation.finish() }
-            }
-            let decided = await withTaskGroup(of: Ack?.self) { group in
-                group.addTask {
-                    for await ack in acks where ack.status != .accepted { return ack }
-                    return nil
-                }
-                group.addTask {
-                    try? await Task.sleep(for: Self.resendAfter)
-                    return nil
-                }
-                let first = await group.next() ?? nil
-                group.cancelAll()
-                continuation.finish()
-                return first
-            }
+            let decided = await firstAck(of: await engine.submit(batch), within: Self.resendAfter) { $0.status != .accepted }
             if let decided, !(decided.status == .rejected && decided.reason == .overloaded) { return decided }
             try? await Task.sleep(for: .milliseconds(200))
         }

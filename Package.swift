@@ -139,6 +139,7 @@ let package = Package(
                 "KognitaCore",
                 "KognitaSystem",
                 "KognitaNode",
+                "KognitaAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

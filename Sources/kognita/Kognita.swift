@@ -10,7 +10,7 @@ struct Kognita: ParsableCommand {
         commandName: "kognita",
         abstract: "Kognita operator tool: device keys, signed payment batches, network genesis, accounts and the faucet.",
         discussion: "The wire format is described in docs/PROTOCOL.md.",
-        subcommands: [KeygenCommand.self, KeyCommand.self, BatchCommand.self, GenesisCommand.self, AccountCommand.self, FaucetCommand.self, LoadCommand.self, DeviceCommand.self]
+        subcommands: [KeygenCommand.self, KeyCommand.self, BatchCommand.self, GenesisCommand.self, AccountCommand.self, FaucetCommand.self, LoadCommand.self, DeviceCommand.self, DevnetCommand.self]
     )
 
     /// Runs the command; every failure, including a mistyped argument, is one

@@ -20,7 +20,39 @@ public final class AgentRuntime {
         case message(MQTTMessage)
         case mqtt(MQTTEvent)
         case tick
+        case drain
         case stop
+    }
+
+    /// What an agent did, for a host that runs many agents in one process
+    /// (the devnet) and keeps score of them.
+    public enum Activity: Sendable {
+        /// A batch is durable in the spool: new transfers (`rechained` false),
+        /// or transfers of superseded batches signed again on a new chain.
+        case spooled(SignedBatch, rechained: Bool)
+        /// These batches left the chain; their transfers were spooled again.
+        case superseded([BatchID])
+        /// A batch was published (first time or a resend).
+        case published(BatchID)
+        /// The network said this batch is final.
+        case final(BatchID)
+        /// The network refused a batch (or the device) for this reason.
+        case rejected(RejectReason)
+        /// A batch was set aside for a person.
+        case setAside(BatchID)
+        /// The broker connection went up or down.
+        case connection(Bool)
+    }
+
+    /// How a host runs the agent; the defaults are the `kognita-agent` program's.
+    public struct Options: Sendable {
+        /// Hears every ``Activity``, on the agent's loop: it must return quickly.
+        public var observer: (@Sendable (Activity, _ now: UInt64) -> Void)?
+        /// Written before every log line (a host of many agents names the device).
+        public var logPrefix = ""
+        /// Whether the JSON status file is written (a host that observes does not need it).
+        public var writesStatusFile = true
+        public init() {}
     }
 
     public let configuration: AgentConfiguration
@@ -39,10 +71,16 @@ public final class AgentRuntime {
     private var signalSources: [any DispatchSourceSignal] = []
     private let events: AsyncStream<Event>
     private let sink: AsyncStream<Event>.Continuation
+    private let options: Options
+    private let log: AgentLog.Prefixed
+    /// After ``drain()``: sensors are no longer read; the uplink carries on.
+    private var draining = false
 
     /// Loads (or creates) the key, opens the spool and prepares the MQTT client.
-    public init(_ configuration: AgentConfiguration) throws {
+    public init(_ configuration: AgentConfiguration, options: Options = Options()) throws {
         self.configuration = configuration
+        self.options = options
+        log = AgentLog.Prefixed(options.logPrefix)
         mkdir(configuration.stateDirectory, 0o700)
         key = try Self.loadOrCreateKey(at: configuration.keyPath)
         spool = try Spool(directory: configuration.stateDirectory, capacityBytes: configuration.spoolCapacityBytes)
@@ -53,7 +91,7 @@ public final class AgentRuntime {
                 + "Restore the original key (its batches are unpaid until they are final), or move the state directory aside to start a new device")
         }
         if !spool.recovery.dropped.isEmpty {
-            AgentLog.warning("spool repaired on start: dropped \(spool.recovery.dropped.map { "\($0.count) bytes at \($0.lowerBound)" }.joined(separator: ", "))\(spool.recovery.tornTailOnly ? " (a torn last record, from a crash mid-write)" : " (damaged records)"); kept \(spool.recovery.records) records")
+            log.warning("spool repaired on start: dropped \(spool.recovery.dropped.map { "\($0.count) bytes at \($0.lowerBound)" }.joined(separator: ", "))\(spool.recovery.tornTailOnly ? " (a torn last record, from a crash mid-write)" : " (damaged records)"); kept \(spool.recovery.records) records")
         }
         rules = RuleBook(configuration.rules, resumingFrom: spool.ruleState)
         batcher = Batcher(limits: configuration.batcher)
@@ -102,11 +140,27 @@ public final class AgentRuntime {
         }
     }
 
+    /// Tells a running agent what to do, from any task or thread.
+    public struct Control: Sendable {
+        fileprivate let sink: AsyncStream<Event>.Continuation
+
+        /// Stops reading sensors and closes the open batch; batches already
+        /// spooled are still sent until final. For a host ending a run cleanly.
+        public func drain() { sink.yield(.drain) }
+
+        /// Stops the loop as SIGTERM does: the open batch is closed and
+        /// spooled, then the agent disconnects and ``run()`` returns.
+        public func stop() { sink.yield(.stop) }
+    }
+
+    /// A handle to drain or stop this agent while ``run()`` runs.
+    public var control: Control { Control(sink: sink) }
+
     /// Runs until SIGTERM or SIGINT (see ``stopOnSignals()``); then closes the
     /// open batch and disconnects.
     public func run() async throws {
-        for line in configuration.summary { AgentLog.info(line) }
-        AgentLog.info("device \(key.publicKey.hex); \(spool.pending.count) batches pending from the spool")
+        for line in configuration.summary { log.info(line) }
+        log.info("device \(key.publicKey.hex); \(spool.pending.count) batches pending from the spool")
         client.start()
         let sink = self.sink, client = self.client
         let feeders = [
@@ -132,6 +186,9 @@ public final class AgentRuntime {
                 try handle(event, now: now)
             case .tick:
                 try tick(now: now)
+            case .drain:
+                draining = true
+                if !spool.isFull { try close(batcher.take(), now: now) }
             }
             writeStatusIfDue(now: now)
         }
@@ -142,22 +199,23 @@ public final class AgentRuntime {
     private func handle(_ event: MQTTEvent, now: UInt64) throws {
         switch event {
         case .connected(let sessionPresent):
-            AgentLog.info("connected to the broker (session \(sessionPresent ? "resumed" : "new"))")
+            log.info("connected to the broker (session \(sessionPresent ? "resumed" : "new"))")
             status.brokerConnected = true
-            let client = self.client, topics = self.topics
+            options.observer?(.connection(true), now)
+            let client = self.client, topics = self.topics, log = self.log
             Task {
                 do {
                     try await client.subscribe([topics.ack])
                     try await client.publish(topics.state, payload: Array("online".utf8), qos: 1, retain: true)
-                } catch { AgentLog.error("after connecting: \(error)") }
+                } catch { log.error("after connecting: \(error)") }
             }
             try perform(uplink.connected(now: now), now: now)
         case .refused(let code, let description):
             status.brokerConnected = false
             status.lastError = "broker refused the connection: \(description) (\(code)); check broker.username, broker.password and the broker's ACL"
-            AgentLog.error(status.lastError!)
+            log.error(status.lastError!)
         case .disconnected(let description):
-            if status.brokerConnected { AgentLog.warning(description) }
+            if status.brokerConnected { log.warning(description); options.observer?(.connection(false), now) }
             status.brokerConnected = false
         }
         statusDirty = true
@@ -168,21 +226,22 @@ public final class AgentRuntime {
         guard message.topic == topics.ack, !message.retained else { return }
         let ack: Ack
         do throws(ProtocolError) { ack = try Ack(decoding: message.payload) } catch {
-            AgentLog.warning("ignoring an ack that does not decode: \(error)")
+            log.warning("ignoring an ack that does not decode: \(error)")
             return
         }
         if ack.status == .final, let seq = ack.seq { status.lastFinalSeq = max(status.lastFinalSeq ?? 0, seq) }
+        if ack.status == .rejected, let reason = ack.reason { options.observer?(.rejected(reason), now) }
         try perform(uplink.received(ack, now: now), now: now)
         statusDirty = true
     }
 
     private func tick(now: UInt64) throws {
-        for sensor in sensors where now >= nextPoll[sensor.id, default: 0] {
+        for sensor in sensors where !draining && now >= nextPoll[sensor.id, default: 0] {
             nextPoll[sensor.id] = now + sensor.pollIntervalMilliseconds
             let reading: Reading
             do throws(SensorError) { reading = try sensor.read(now: now) } catch {
                 status.lastError = error.description
-                AgentLog.warning(error.description)
+                log.warning(error.description)
                 continue
             }
             try observe(sensor: sensor.id, reading, now: now)
@@ -218,6 +277,7 @@ public final class AgentRuntime {
         guard !transfers.isEmpty else { return }
         let signed = try sign(transfers, now: now)
         try spool.append(signed, ruleState: rules.snapshot())
+        options.observer?(.spooled(signed, rechained: false), now)
         try perform(uplink.spooled(signed, now: now), now: now)
         statusDirty = true
     }
@@ -236,16 +296,18 @@ public final class AgentRuntime {
                 // queue: the uplink resends everything on reconnect.
                 guard status.brokerConnected else { continue }
                 // Queued straight from this loop, so batches go out in chain order.
+                options.observer?(.published(batch.id), now)
                 do throws(MQTTError) { try client.send(topics.batch, payload: batch.envelope) } catch {
-                    AgentLog.warning("publish of batch \(batch.batch.seq) failed: \(error) (it will be resent)")
+                    log.warning("publish of batch \(batch.batch.seq) failed: \(error) (it will be resent)")
                 }
             case .requestSync:
                 try? client.send(topics.sync, payload: [])
             case .markFinal(let id):
                 try spool.markFinal(id)
                 status.batchesFinal += 1
+                options.observer?(.final(id), now)
             case .rechain(let superseded, let nextSeq, let prev):
-                AgentLog.warning("re-chaining \(superseded.count) batches from seq \(nextSeq): the network's chain moved on without them")
+                log.warning("re-chaining \(superseded.count) batches from seq \(nextSeq): the network's chain moved on without them")
                 // The same transfers, re-signed on top of the network's head,
                 // spooled together with the removal of the old batches in one
                 // record: a crash half-way can neither lose nor duplicate them.
@@ -260,18 +322,23 @@ public final class AgentRuntime {
                     previous = signed.id
                 }
                 try spool.rechain(superseding: superseded.map(\.id), nextSeq: nextSeq, lastFinal: prev, replacements: replacements)
-                for signed in replacements { try perform(uplink.spooled(signed, now: now), now: now) }
+                options.observer?(.superseded(superseded.map(\.id)), now)
+                for signed in replacements {
+                    options.observer?(.spooled(signed, rechained: true), now)
+                    try perform(uplink.spooled(signed, now: now), now: now)
+                }
             case .setAside(let id, let reason, let detail):
                 try spool.setAside(id, reason: reason.name)
+                options.observer?(.setAside(id), now)
                 let message = "the network refused batch \(id.hex) as \(reason)\(detail.isEmpty ? "" : " (\(detail))"); it is kept in \(spool.setAsideDirectory) and will not be resent: this needs a person"
                 status.lastError = message
-                AgentLog.error(message)
+                log.error(message)
             }
         }
     }
 
     private func shutdown(now: UInt64) throws {
-        AgentLog.info("stopping")
+        log.info("stopping")
         if !spool.isFull { try close(batcher.take(), now: now) }
         client.stop()
         statusDirty = true
@@ -281,6 +348,7 @@ public final class AgentRuntime {
     // MARK: - Status
 
     private func writeStatusIfDue(now: UInt64, force: Bool = false) {
+        guard options.writesStatusFile else { return }
         guard force || (statusDirty && now >= statusWrittenAt + 1000) else { return }
         let pending = spool.pending
         status.pendingBatches = pending.count
@@ -296,7 +364,7 @@ public final class AgentRuntime {
         do throws(FileError) {
             // Atomic (rename) but not fsynced: it is rewritten every second, and SD cards wear out.
             try FileIO.writeAtomically(Array(status.json.utf8), to: configuration.resolvedStatusFile, mode: 0o644, replace: true, durable: false)
-        } catch { AgentLog.warning("cannot write the status file: \(error)") }
+        } catch { log.warning("cannot write the status file: \(error)") }
         statusWrittenAt = now
         statusDirty = false
     }

@@ -62,7 +62,7 @@ public struct NodeHTTPClient: Sendable {
         } catch {
             throw NodeURLError("cannot connect to the node at \(host):\(port) (\(error)); is kognita-node running, and is this its [api] listen address?")
         }
-        let timer = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+        let timer = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
             channel.channel.close(promise: nil)
         }
         defer { timer.cancel() }

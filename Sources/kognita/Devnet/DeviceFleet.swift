@@ -1,0 +1,126 @@
+import KognitaAgent
+import KognitaCore
+import KognitaMQTT
+import Synchronization
+
+/// The devnet's simulated devices: real agents (rules, batcher, spool,
+/// uplink, one MQTT connection each) from the KognitaAgent library, many to
+/// this process, reading simulated meters.
+final class DeviceFleet: Sendable {
+    /// One device's part in the run.
+    struct Device: Sendable {
+        let index: Int
+        let key: SigningKey
+        let directory: String
+        let brokerPassword: String
+    }
+
+    /// What every device is set up with.
+    struct Settings: Sendable {
+        var network: NetworkID
+        var brokerPort: Int
+        var fee: UInt64
+        var batchTransfers: Int
+        /// Transfers per second for one device.
+        var transfersPerSecond: Double
+        var recipients: [AccountID]
+    }
+
+    let devices: [Device]
+    let settings: Settings
+    let scoreboard: Scoreboard
+    private let controls = Mutex<[AgentRuntime.Control]>([])
+    private let failures = Mutex<[String]>([])
+    private let finished = Mutex<Task<Void, Never>?>(nil)
+
+    init(devices: [Device], settings: Settings, scoreboard: Scoreboard) {
+        self.devices = devices
+        self.settings = settings
+        self.scoreboard = scoreboard
+    }
+
+    /// How many meters (each one sensor with one per-unit rule) a device needs
+    /// for its rate: a meter is read every 100 ms (the agent's tick) and a rule
+    /// pays at most once per reading, so one meter carries up to about 10
+    /// transfers per second; 8 leaves room for a late tick.
+    static func meters(forTransfersPerSecond rate: Double) -> Int { max(1, Int((rate / 8).rounded(.up))) }
+
+    /// The agent configuration of `device`.
+    func configuration(of device: Device) -> AgentConfiguration {
+        var c = AgentConfiguration()
+        c.network = settings.network
+        c.keyURI = "file:\(device.directory)/device.key"
+        c.stateDirectory = device.directory
+        c.fee = settings.fee
+        c.broker.host = "127.0.0.1"
+        c.broker.port = settings.brokerPort
+        c.broker.clientID = "devnet-device-\(device.index + 1)"
+        c.broker.username = device.key.publicKey.hex
+        c.broker.password = device.brokerPassword
+        c.batcher = Batcher.Limits(maxTransfers: settings.batchTransfers, maxBytes: ProtocolLimits.maxBatchBytes, maxDelayMilliseconds: 1000)
+        let meters = Self.meters(forTransfersPerSecond: settings.transfersPerSecond)
+        // Milli-units per second per meter; one unit is one transfer.
+        let rate = Int64((settings.transfersPerSecond * 1000 / Double(meters)).rounded())
+        for meter in 0..<meters {
+            let sensor = "meter-\(meter + 1)"
+            c.sensors.append(.simulated(id: sensor, milliUnitsPerSecond: rate, pollMilliseconds: 50))
+            let recipient = settings.recipients[(device.index + meter) % settings.recipients.count]
+            c.rules.append(.init(id: "pay-\(meter + 1)", sensor: sensor, recipient: recipient, everyUnits: 1, pricePerUnit: 1,
+                                 hourlyCap: UInt64.max / 2))
+        }
+        return c
+    }
+
+    /// Starts every device; returns once all are created (their spools open,
+    /// their MQTT clients made). Throws the first device's failure to start.
+    func start() async throws {
+        let started = AsyncStream.makeStream(of: String?.self)
+        let task = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for device in devices {
+                    let configuration = configuration(of: device)
+                    var options = AgentRuntime.Options()
+                    options.observer = scoreboard.observer(for: device.index)
+                    options.logPrefix = "device \(device.index + 1): "
+                    options.writesStatusFile = false
+                    group.addTask { [self] in
+                        let runtime: AgentRuntime
+                        do {
+                            runtime = try AgentRuntime(configuration, options: options)
+                        } catch {
+                            started.continuation.yield("device \(device.index + 1) cannot start: \(error)")
+                            return
+                        }
+                        controls.withLock { $0.append(runtime.control) }
+                        started.continuation.yield(nil)
+                        do { try await runtime.run() } catch {
+                            failures.withLock { $0.append("device \(device.index + 1) stopped: \(error)") }
+                        }
+                    }
+                }
+            }
+        }
+        finished.withLock { $0 = task }
+        var count = 0
+        for await failure in started.stream {
+            if let failure {
+                stop()
+                throw CLIError(failure)
+            }
+            count += 1
+            if count == devices.count { break }
+        }
+    }
+
+    /// Stops producing: every device closes its open batch and keeps sending until final.
+    func drain() { for control in controls.withLock({ $0 }) { control.drain() } }
+
+    /// Stops every device (each closes its open batch and disconnects).
+    func stop() { for control in controls.withLock({ $0 }) { control.stop() } }
+
+    /// Waits for every device's loop to end (after ``stop()``).
+    func wait() async { await finished.withLock { $0 }?.value }
+
+    /// Errors that ended a device's loop.
+    var errors: [String] { failures.withLock { $0 } }
+}

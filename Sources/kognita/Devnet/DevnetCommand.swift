@@ -1,0 +1,164 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import KognitaSystem
+
+/// `kognita devnet`: a whole network on this machine, driven by simulated
+/// devices, with a live view, end-of-run checks and a report.
+struct DevnetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devnet",
+        abstract: "Run a whole Kognita network on this machine with simulated devices; check and report it.",
+        discussion: """
+            Makes a fresh network in a temporary directory (or --data): a genesis with the validators and \
+            a faucet, mosquitto with the project's broker config (Config/mosquitto.conf, through \
+            Scripts/local-broker.sh) on free ports, the validator nodes, the bridges, and --devices simulated \
+            devices: the real agent library (rules, batcher, spool, uplink, one MQTT connection each) reading \
+            simulated meters, many in this process, funded from the faucet. --real-agents K adds K \
+            kognita-agent processes.
+
+            For --duration seconds the devices produce --rate transfers per second in all; the view shows \
+            throughput, submit-to-final latency, what is pending, rejections and every process (one log line \
+            a second when the output is not a terminal). Then production stops, everything pending becomes \
+            final, and the run checks that every node holds the same ledger, that money is conserved and that \
+            every transfer produced is final exactly once. It prints a summary, writes --report, stops every \
+            process it started, and exits 1 if any check failed. Ctrl-C ends the load early (a second Ctrl-C \
+            skips the waiting).
+            """)
+
+    @Option(help: "Validator nodes (1 to 16).")
+    var validators = 4
+    @Option(help: "Bridges (1 to 8).")
+    var bridges = 1
+    @Option(help: "Simulated devices (1 to 5000).")
+    var devices = 1000
+    @Option(help: ArgumentHelp("Transfers per second produced by all the devices together.", valueName: "tx/s"))
+    var rate = 10_000
+    @Option(help: "Most transfers in one batch (1 to 1024).")
+    var batch = 64
+    @Option(help: ArgumentHelp("Seconds of load.", valueName: "seconds"))
+    var duration = 45
+    @Option(help: ArgumentHelp("Write the report (JSON) here.", valueName: "file"))
+    var report: String?
+    @Option(help: ArgumentHelp("Make the network in this directory (new or empty) and keep it; default: a temporary directory, removed after a passing run.", valueName: "dir"))
+    var data: String?
+    @Option(help: ArgumentHelp("Also run this many real kognita-agent processes.", valueName: "K"))
+    var realAgents = 0
+    @Option(help: ArgumentHelp("Crash drill: this many seconds into the load, SIGKILL one validator and the first bridge, and restart them a second later.", valueName: "seconds"))
+    var killAt: Int?
+
+    func validate() throws {
+        guard (1...16).contains(validators) else { throw CLIError("--validators must be from 1 to 16") }
+        guard (1...8).contains(bridges) else { throw CLIError("--bridges must be from 1 to 8") }
+        guard (1...5000).contains(devices) else { throw CLIError("--devices must be from 1 to 5000") }
+        guard (0...16).contains(realAgents) else { throw CLIError("--real-agents must be from 0 to 16") }
+        guard (1...1024).contains(batch) else { throw CLIError("--batch must be from 1 to 1024") }
+        guard (1...86_400).contains(duration) else { throw CLIError("--duration must be from 1 to 86400 seconds") }
+        guard rate >= 1, Double(rate) / Double(devices + realAgents) <= 400 else {
+            throw CLIError("--rate must be at least 1 and at most 400 transfers per second per device; add --devices for more")
+        }
+        if let killAt, !(1..<duration).contains(killAt) { throw CLIError("--kill-at must be within the load: 1 to \(duration - 1) seconds") }
+    }
+
+    func run() throws {
+        let tools = try Self.findTools(needAgent: realAgents > 0)
+        raiseOpenFileLimit(needed: devices * 2 + 256)
+        let temporary = data == nil
+        let directory: String
+        if let data {
+            directory = URL(fileURLWithPath: data).standardizedFileURL.path
+            let existing = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            guard existing.isEmpty else { throw CLIError("--data \(directory) is not empty; a devnet is always made fresh: name a new directory") }
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } else {
+            var template = Array("\(NSTemporaryDirectory().trimmingSuffix("/"))/kognita-devnet-XXXXXX".utf8CString)
+            guard mkdtemp(&template) != nil else { throw CLIError("cannot make a temporary directory: \(String(cString: strerror(errno)))") }
+            directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        let settings = DevnetReport.Settings(validators: validators, bridges: bridges, devices: devices, realAgents: realAgents, rate: rate,
+                                             batch: batch, duration: duration, killAt: killAt, directory: directory)
+        let devnet = DevnetRun(settings: settings, tools: tools)
+
+        // Ctrl-C ends the load early, a second one skips the waiting; the
+        // processes are stopped either way.
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { devnet.interrupts.withLock { $0 += 1 } }
+            source.resume()
+            sources.append(source)
+        }
+        defer { sources.forEach { $0.cancel() } }
+
+        let result: DevnetReport
+        do { result = try blocking { try await devnet.run() } } catch {
+            throw CLIError("\(error)\n(the network's files and logs are in \(directory))")
+        }
+        print(result.summary)
+        if let report {
+            do throws(FileError) { try FileIO.writeAtomically(Array(result.json.utf8), to: report, mode: 0o644, replace: true) } catch {
+                throw CLIError("cannot write the report to \(report): \(error.message)")
+            }
+            print("report written to \(report)")
+        }
+        if result.passed && temporary { try? FileManager.default.removeItem(atPath: directory) }
+        if !result.passed { throw CLIError("the devnet run failed its checks (see above); logs are in \(directory)") }
+    }
+
+    /// The programs the devnet runs: ours next to this executable, mosquitto
+    /// from the system, and the broker script of the source tree.
+    static func findTools(needAgent: Bool) throws -> DevnetNetwork.Tools {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let binaries = executable.deletingLastPathComponent().path
+        func ours(_ name: String) throws -> String {
+            let path = "\(binaries)/\(name)"
+            guard access(path, X_OK) == 0 else {
+                throw CLIError("\(path) is missing: build it first (swift build -c release, or make devnet)")
+            }
+            return path
+        }
+        func system(_ name: String, in directories: [String]) throws -> String {
+            for directory in directories where access("\(directory)/\(name)", X_OK) == 0 { return "\(directory)/\(name)" }
+            throw CLIError("\(name) is not installed: run make setup (it installs mosquitto)")
+        }
+        var script: String?
+        for start in [binaries, FileManager.default.currentDirectoryPath] {
+            var directory = URL(fileURLWithPath: start)
+            for _ in 0..<6 {
+                let candidate = directory.appendingPathComponent("Scripts/local-broker.sh").path
+                if access(candidate, R_OK) == 0 && access(directory.appendingPathComponent("Config/mosquitto.conf").path, R_OK) == 0 {
+                    script = candidate
+                    break
+                }
+                directory.deleteLastPathComponent()
+            }
+            if script != nil { break }
+        }
+        guard let script else {
+            throw CLIError("cannot find Scripts/local-broker.sh and Config/mosquitto.conf: run kognita devnet from the Kognita source tree")
+        }
+        return .init(node: try ours("kognita-node"), bridge: try ours("kognita-bridge"),
+                     agent: needAgent ? try ours("kognita-agent") : "\(binaries)/kognita-agent",
+                     mosquitto: try system("mosquitto", in: ["/usr/sbin", "/usr/local/sbin", "/usr/bin"]),
+                     mosquittoPasswd: try system("mosquitto_passwd", in: ["/usr/bin", "/usr/local/bin", "/usr/sbin"]),
+                     brokerScript: script)
+    }
+
+    /// Each device holds a spool file and a socket, and the broker inherits the limit.
+    private func raiseOpenFileLimit(needed: Int) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        if Int(limit.rlim_cur) < needed {
+            print("devnet: warning: the open-file limit is \(limit.rlim_cur) and \(needed) may be needed; raise it (ulimit -n) or use fewer --devices")
+        }
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) && count > 1 ? String(dropLast(suffix.count)) : self }
+}

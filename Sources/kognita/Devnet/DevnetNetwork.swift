@@ -1,0 +1,279 @@
+import Foundation
+import KognitaCore
+import KognitaNode
+import KognitaSystem
+
+/// The devnet's processes and files: a fresh network made in one directory
+/// the way an operator makes one (`kognita genesis new`, the project's broker
+/// config through Scripts/local-broker.sh, bridge.toml files), started on free
+/// ports, every process tracked so that all are stopped whatever happens.
+final class DevnetNetwork: Sendable {
+    struct Tools: Sendable {
+        let node: String
+        let bridge: String
+        let agent: String
+        let mosquitto: String
+        let mosquittoPasswd: String
+        /// Scripts/local-broker.sh of this source tree (it reads Config/mosquitto.conf and .acl).
+        let brokerScript: String
+    }
+
+    let directory: String
+    let tools: Tools
+    let network: NetworkID
+    let validators: [Component]
+    let bridges: [Component]
+    let broker: Component
+    let apiBasePort: Int
+    let brokerPort: Int
+    let bridgeMetricsPorts: [Int]
+    let genesis: Genesis
+
+    var netDirectory: String { "\(directory)/net" }
+    var genesisPath: String { "\(netDirectory)/genesis.toml" }
+    func nodeURL(_ index: Int) -> String { "http://127.0.0.1:\(apiBasePort + index + 1)" }
+    func nodeHome(_ index: Int) -> String { "\(netDirectory)/validator-\(index + 1)" }
+    var allComponents: [Component] { validators + bridges + [broker] }
+
+    /// Makes the network's files in `directory` and registers `devices`
+    /// (id and broker password each) with the broker. Starts nothing.
+    init(directory: String, tools: Tools, validators count: Int, bridges bridgeCount: Int,
+         devices: [(id: AccountID, password: String)]) throws {
+        self.directory = directory
+        self.tools = tools
+        network = try! NetworkID("kognita-devnet")
+        let peerBase = try FreePort.findRange(count)
+        var apiBase = try FreePort.findRange(count)
+        while abs(apiBase - peerBase) <= count { apiBase = try FreePort.findRange(count) }
+        apiBasePort = apiBase
+        var used = Set((1...count).flatMap { [peerBase + $0, apiBase + $0] })
+        func freePort() throws -> Int {
+            for _ in 0..<50 {
+                let port = try FreePort.find()
+                if used.insert(port).inserted { return port }
+            }
+            throw CLIError("cannot find a free TCP port on 127.0.0.1")
+        }
+        brokerPort = try freePort()
+        let tlsPort = try freePort()
+        bridgeMetricsPorts = try (0..<bridgeCount).map { _ in try freePort() }
+
+        // The network: genesis, validator keys and node configs, the faucet key.
+        var genesisCommand = try GenesisNewCommand.parse([
+            "--network", network.rawValue, "--validators", "\(count)", "--out", "\(directory)/net",
+            "--base-port", "\(peerBase)", "--api-base-port", "\(apiBase)",
+        ])
+        try Quietly.run { try genesisCommand.run() }
+        genesis = try Node.loadGenesis("\(directory)/net/genesis.toml")
+
+        // The broker: the project's config, with the bridge and every device in its password file.
+        let brokerDirectory = "\(directory)/broker"
+        try FileManager.default.createDirectory(atPath: brokerDirectory, withIntermediateDirectories: true)
+        let bridgePassword = Sodium.randomBytes(16).map { String(format: "%02x", $0) }.joined()
+        try Self.write(bridgePassword, to: "\(brokerDirectory)/bridge-password")
+        var passwords = "kognita-bridge:\(bridgePassword)\n"
+        for device in devices { passwords += "\(device.id.hex):\(device.password)\n" }
+        try Self.write(passwords, to: "\(brokerDirectory)/mosquitto.passwd")
+        try Self.runTool(tools.mosquittoPasswd, ["-U", "\(brokerDirectory)/mosquitto.passwd"])
+        try Self.runTool("/bin/bash", [tools.brokerScript, brokerDirectory, "\(brokerPort)", "\(tlsPort)"])
+        broker = Component(name: "broker", kind: .broker, executable: tools.mosquitto,
+                           arguments: ["-c", "\(brokerDirectory)/mosquitto.conf"], logFile: "\(brokerDirectory)/mosquitto.out")
+
+        validators = (0..<count).map { index in
+            Component(name: "validator-\(index + 1)", kind: .node, executable: tools.node,
+                      arguments: ["--config", "\(directory)/net/validator-\(index + 1)/node.toml"],
+                      logFile: "\(directory)/net/validator-\(index + 1)/node.log")
+        }
+
+        var bridges: [Component] = []
+        for index in 0..<bridgeCount {
+            let home = "\(directory)/bridge-\(index + 1)"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            try Self.write("""
+                # Bridge \(index + 1) of the devnet (made by kognita devnet; Config/bridge.toml documents every key).
+                [bridge]
+                genesis = "\(directory)/net/genesis.toml"
+                identity = "file:\(home)/bridge.key"
+                share_group = "kognita-bridges"
+
+                [broker]
+                host = "127.0.0.1"
+                port = \(brokerPort)
+                username = "kognita-bridge"
+                password_file = "\(brokerDirectory)/bridge-password"
+
+                [metrics]
+                listen = "127.0.0.1:\(bridgeMetricsPorts[index])"
+
+                """, to: "\(home)/bridge.toml", mode: 0o644)
+            bridges.append(Component(name: "bridge-\(index + 1)", kind: .bridge, executable: tools.bridge,
+                                     arguments: ["run", "-c", "\(home)/bridge.toml"], logFile: "\(home)/bridge.log"))
+        }
+        self.bridges = bridges
+    }
+
+    // MARK: - Starting
+
+    /// Starts the broker and waits until it takes connections.
+    func startBroker() async throws {
+        try broker.start()
+        let deadline = Monotonic.seconds() + 15
+        while Monotonic.seconds() < deadline {
+            if FreePort.accepts(brokerPort) { return }
+            guard broker.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw CLIError("mosquitto did not start (\(broker.exitDescription)); its log says:\n\(broker.logTail())")
+    }
+
+    /// Starts validator `index` and waits until it is ready (caught up).
+    func startNode(_ index: Int, within seconds: Double = 60) async throws {
+        try validators[index].start()
+        try await waitUntilReady(index, within: seconds)
+    }
+
+    func waitUntilReady(_ index: Int, within seconds: Double = 60) async throws {
+        let deadline = Monotonic.seconds() + seconds
+        while Monotonic.seconds() < deadline {
+            guard validators[index].isRunning else {
+                throw CLIError("validator-\(index + 1) exited (\(validators[index].exitDescription)):\n\(validators[index].logTail())")
+            }
+            if let status = await nodeStatus(index), status.ready { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CLIError("validator-\(index + 1) was not ready within \(Int(seconds)) s:\n\(validators[index].logTail())")
+    }
+
+    /// Starts bridge `index` and waits until it has every node and the broker.
+    func startBridge(_ index: Int, within seconds: Double = 60) async throws {
+        try bridges[index].start()
+        try await waitUntilConnected(bridge: index, within: seconds)
+    }
+
+    func waitUntilConnected(bridge index: Int, within seconds: Double = 60) async throws {
+        let deadline = Monotonic.seconds() + seconds
+        while Monotonic.seconds() < deadline {
+            guard bridges[index].isRunning else {
+                throw CLIError("bridge-\(index + 1) exited (\(bridges[index].exitDescription)):\n\(bridges[index].logTail())")
+            }
+            if let metrics = await bridgeMetrics(index), metrics.nodesConnected >= validators.count,
+               bridges[index].logTail(1 << 16).contains("broker: connected") { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CLIError("bridge-\(index + 1) did not connect to the nodes and the broker within \(Int(seconds)) s:\n\(bridges[index].logTail())")
+    }
+
+    /// Stops everything: bridges, then nodes, then the broker (SIGTERM, SIGKILL after 10 s).
+    func stopAll() {
+        for bridge in bridges { bridge.stop() }
+        for node in validators { node.stop() }
+        broker.stop()
+    }
+
+    // MARK: - Probes
+
+    /// What the view and the checks need from `GET /v1/status`.
+    struct NodeStatus: Sendable {
+        var ready: Bool
+        var validatorsConnected: Int
+        var digest: String
+        var totalMoney: UInt64
+        var supply: UInt64
+        var batchesFinal: Int
+        var transfersFinal: Int
+    }
+
+    func nodeStatus(_ index: Int, timeout: Duration = .seconds(2)) async -> NodeStatus? {
+        guard let client = try? NodeHTTPClient(url: nodeURL(index)),
+              let response = try? await client.request(.GET, "/v1/status", timeout: timeout), response.status == 200,
+              let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else { return nil }
+        let ledger = object["ledger"] as? [String: Any] ?? [:]
+        let counters = object["counters"] as? [String: Any] ?? [:]
+        func number(_ value: Any?) -> UInt64 { (value as? NSNumber)?.uint64Value ?? UInt64((value as? String) ?? "") ?? 0 }
+        return NodeStatus(ready: object["ready"] as? Bool ?? false,
+                          validatorsConnected: Int(number(object["validators_connected"])),
+                          digest: ledger["digest"] as? String ?? "",
+                          totalMoney: number(ledger["total_money"]), supply: number(ledger["supply"]),
+                          batchesFinal: Int(number(counters["batches_final"])), transfersFinal: Int(number(counters["transfers_final"])))
+    }
+
+    /// What the view needs from a bridge's `/metrics`.
+    struct BridgeMetrics: Sendable {
+        var nodesConnected: Int
+        var inFlight: Int
+        var received: Int
+    }
+
+    func bridgeMetrics(_ index: Int, timeout: Duration = .seconds(2)) async -> BridgeMetrics? {
+        guard let client = try? NodeHTTPClient(url: "http://127.0.0.1:\(bridgeMetricsPorts[index])"),
+              let response = try? await client.request(.GET, "/metrics", timeout: timeout), response.status == 200 else { return nil }
+        var values: [String: Double] = [:]
+        for line in response.text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
+        }
+        return BridgeMetrics(nodesConnected: Int(values["kognita_bridge_nodes_connected_count"] ?? 0),
+                             inFlight: Int(values["kognita_bridge_in_flight_batches"] ?? 0),
+                             received: Int(values["kognita_bridge_batches_received_total"] ?? 0))
+    }
+
+    /// Pays `amount` from the faucet (validator-1) to each account, `concurrency` at a time.
+    func fund(_ accounts: [AccountID], amount: UInt64, concurrency: Int = 64) async throws {
+        let url = nodeURL(0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            func add() {
+                let account = accounts[next]
+                next += 1
+                group.addTask {
+                    let client = try NodeHTTPClient(url: url)
+                    let body = Array("{\"account\":\"\(account.hex)\",\"amount\":\(amount)}".utf8)
+                    let response = try await client.request(.POST, "/v1/faucet", body: body, contentType: "application/json", timeout: .seconds(60))
+                    guard response.status == 200 else {
+                        throw CLIError("the faucet did not pay \(account.hex.prefix(16)): HTTP \(response.status) \(response.text)")
+                    }
+                }
+            }
+            while next < min(concurrency, accounts.count) { add() }
+            while try await group.next() != nil { if next < accounts.count { add() } }
+        }
+    }
+
+    // MARK: - Files and tools
+
+    static func write(_ text: String, to path: String, mode: mode_t = 0o600) throws {
+        do throws(FileError) { try FileIO.writeAtomically(Array(text.utf8), to: path, mode: mode, replace: true) } catch {
+            throw CLIError("cannot write \(path): \(error.message)")
+        }
+    }
+
+    /// Runs a tool to completion; its output goes nowhere unless it fails.
+    static func runTool(_ executable: String, _ arguments: [String]) throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("kognita-devnet-tool-\(getpid()).log").path
+        defer { unlink(log) }
+        let process = try SpawnedProcess(executable, arguments, logFile: log)
+        while process.isRunning { usleep(5_000) }
+        guard process.exitCode == 0 else {
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw CLIError("\(executable) \(arguments.joined(separator: " ")) failed: \(output.suffix(800))")
+        }
+    }
+}
+
+/// Runs a step that prints to standard output with that output discarded
+/// (the devnet prints its own account of what it made).
+enum Quietly {
+    static func run(_ body: () throws -> Void) throws {
+        fflush(nil)
+        let saved = dup(STDOUT_FILENO)
+        let null = open("/dev/null", O_WRONLY)
+        dup2(null, STDOUT_FILENO)
+        close(null)
+        defer {
+            fflush(nil)
+            dup2(saved, STDOUT_FILENO)
+            close(saved)
+        }
+        try body()
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import KognitaSystem
+
+/// What a devnet run measured and found: printed as the summary and written
+/// as the JSON report, from the same values (so the two always agree).
+struct DevnetReport: Sendable {
+    struct Settings: Sendable {
+        var validators: Int
+        var bridges: Int
+        var devices: Int
+        var realAgents: Int
+        var rate: Int
+        var batch: Int
+        var duration: Int
+        var killAt: Int?
+        var directory: String
+    }
+
+    struct Usage: Sendable {
+        var name: String
+        var kind: String
+        var cpuSeconds: Double
+        var peakResidentBytes: Int
+        var restarts: Int
+    }
+
+    var settings: Settings
+    /// Seconds of load (production), as measured.
+    var loadSeconds = 0.0
+    var producedInLoad = 0
+    var finalInLoad = 0
+    /// Final transfers in each whole second of the load.
+    var finalPerSecondSeries: [Int] = []
+    var drainSeconds = 0.0
+    var produced = 0
+    var final = 0
+    var finalBatches = 0
+    var lost = 0
+    var duplicated = 0
+    var pendingAfterDrain = 0
+    var latency = LatencySummary([])
+    var rejections: [String: Int] = [:]
+    var setAside = 0
+    var digests: [String] = []
+    var totalMoney: [UInt64] = []
+    var supply: UInt64 = 0
+    var usage: [Usage] = []
+    var problems: [String] = []
+
+    var ledgersIdentical: Bool { !digests.isEmpty && Set(digests).count == 1 && !digests[0].isEmpty }
+    var moneyConserved: Bool { !totalMoney.isEmpty && totalMoney.allSatisfy { $0 == supply } }
+    var passed: Bool { problems.isEmpty }
+    var finalPerSecond: Double { loadSeconds > 0 ? Double(finalInLoad) / loadSeconds : 0 }
+    var producedPerSecond: Double { loadSeconds > 0 ? Double(producedInLoad) / loadSeconds : 0 }
+    /// The lowest whole-second figure after the first 5 seconds (the ramp-up), for "sustained".
+    var lowestSecond: Int? { finalPerSecondSeries.count > 6 ? finalPerSecondSeries.dropFirst(5).dropLast().min() : nil }
+
+    var summary: String {
+        var lines: [String] = [""]
+        let plural = settings.bridges == 1 ? "" : "s"
+        let agents = settings.realAgents > 0 ? " + \(settings.realAgents) kognita-agent processes" : ""
+        lines.append("Kognita devnet: \(settings.validators) validators, \(settings.bridges) bridge\(plural), \(settings.devices) simulated devices\(agents), batches of \(settings.batch), offered \(grouped(settings.rate)) transfers/s")
+        let lowest: String = lowestSecond.map { " (lowest second after ramp-up: \(grouped($0)))" } ?? ""
+        lines.append(String(format: "  load        %.1f s: ", loadSeconds) + "produced \(grouped(producedPerSecond)) transfers/s, final \(grouped(finalPerSecond)) transfers/s\(lowest)")
+        lines.append(String(format: "  latency     submit to final p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms", latency.p50, latency.p90, latency.p99, latency.max)
+                     + " (\(grouped(latency.count)) batches)")
+        lines.append(String(format: "  drain       %.1f s until nothing was pending", drainSeconds))
+        lines.append("  transfers   produced \(grouped(produced)), final \(grouped(final)) in \(grouped(finalBatches)) batches; lost \(lost), duplicated \(duplicated)")
+        let rejected: String = rejections.isEmpty ? "none" : rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        lines.append("  rejected    \(rejected)\(setAside > 0 ? "; \(setAside) batches set aside" : "")")
+        let ledgers: String = ledgersIdentical ? "identical on all \(digests.count) nodes (digest \(digests[0].prefix(16))...)" : "DIFFER: \(digests.map { String($0.prefix(12)) })"
+        lines.append("  ledgers     \(ledgers)")
+        let money: String = moneyConserved ? "conserved: \(grouped(Int(clamping: supply))) on every node" : "NOT conserved: \(totalMoney) against supply \(supply)"
+        lines.append("  money       \(money)")
+        lines.append("  processes   cpu seconds / peak RSS MiB:")
+        for row in usage {
+            let name = row.name.padding(toLength: max(13, row.name.count), withPad: " ", startingAt: 0)
+            let restarted = row.restarts > 0 ? " (restarted \(row.restarts)x)" : ""
+            lines.append("    \(name)" + String(format: " %8.1f s %8.1f MiB", row.cpuSeconds, Double(row.peakResidentBytes) / 1_048_576) + restarted)
+        }
+        lines.append("  data        \(settings.directory)")
+        lines.append(passed ? "PASSED: nothing lost, nothing paid twice, ledgers identical, money conserved."
+                            : "FAILED:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
+        return lines.joined(separator: "\n")
+    }
+
+    var json: String {
+        func number(_ value: Double) -> String { String(format: "%.3f", value) }
+        return JSONText.object([
+            ("passed", passed ? "true" : "false"),
+            ("problems", "[" + problems.map(JSONText.string).joined(separator: ",") + "]"),
+            ("settings", JSONText.object([
+                ("validators", "\(settings.validators)"), ("bridges", "\(settings.bridges)"), ("devices", "\(settings.devices)"),
+                ("real_agents", "\(settings.realAgents)"), ("offered_transfers_per_second", "\(settings.rate)"),
+                ("batch", "\(settings.batch)"), ("duration_seconds", "\(settings.duration)"),
+                ("kill_at_seconds", settings.killAt.map { "\($0)" } ?? "null"), ("data", JSONText.string(settings.directory)),
+            ])),
+            ("throughput", JSONText.object([
+                ("load_seconds", number(loadSeconds)),
+                ("produced_transfers_per_second", number(producedPerSecond)),
+                ("final_transfers_per_second", number(finalPerSecond)),
+                ("lowest_second_after_ramp_up", lowestSecond.map { "\($0)" } ?? "null"),
+                ("final_per_second", "[" + finalPerSecondSeries.map(String.init).joined(separator: ",") + "]"),
+                ("drain_seconds", number(drainSeconds)),
+            ])),
+            ("latency_ms", JSONText.object([
+                ("batches", "\(latency.count)"), ("p50", number(latency.p50)), ("p90", number(latency.p90)),
+                ("p99", number(latency.p99)), ("max", number(latency.max)),
+            ])),
+            ("transfers", JSONText.object([
+                ("produced", "\(produced)"), ("final", "\(final)"), ("final_batches", "\(finalBatches)"),
+                ("lost", "\(lost)"), ("duplicated", "\(duplicated)"), ("pending_after_drain", "\(pendingAfterDrain)"),
+                ("set_aside_batches", "\(setAside)"),
+            ])),
+            ("rejections", JSONText.object(rejections.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") })),
+            ("ledger", JSONText.object([
+                ("identical", ledgersIdentical ? "true" : "false"),
+                ("digests", "[" + digests.map(JSONText.string).joined(separator: ",") + "]"),
+                ("money_conserved", moneyConserved ? "true" : "false"),
+                ("total_money", "[" + totalMoney.map(String.init).joined(separator: ",") + "]"),
+                ("supply", "\(supply)"),
+            ])),
+            ("components", "[" + usage.map { row in
+                JSONText.object([
+                    ("name", JSONText.string(row.name)), ("kind", JSONText.string(row.kind)),
+                    ("cpu_seconds", number(row.cpuSeconds)), ("peak_rss_bytes", "\(row.peakResidentBytes)"),
+                    ("restarts", "\(row.restarts)"),
+                ])
+            }.joined(separator: ",") + "]"),
+        ]) + "\n"
+    }
+}

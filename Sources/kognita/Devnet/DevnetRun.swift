@@ -1,0 +1,434 @@
+import Foundation
+import KognitaAgent
+import KognitaCore
+import KognitaNode
+import KognitaSystem
+import Synchronization
+
+/// One devnet run: make the network, start it, fund and start the devices,
+/// show the live view during the load, drain, check, report, and stop every
+/// process whatever happens.
+final class DevnetRun: Sendable {
+    let settings: DevnetReport.Settings
+    let tools: DevnetNetwork.Tools
+    /// Ctrl-C (or SIGTERM) count: 1 ends the load early, 2 skips the waiting.
+    let interrupts = Mutex(0)
+
+    init(settings: DevnetReport.Settings, tools: DevnetNetwork.Tools) {
+        self.settings = settings
+        self.tools = tools
+    }
+
+    /// A real `kognita-agent` process of the run.
+    struct RealAgent: Sendable {
+        let component: Component
+        let key: SigningKey
+        let home: String
+        var statusFile: String { "\(home)/status.json" }
+    }
+
+    func run() async throws -> DevnetReport {
+        var printer = FramePrinter()
+        let directory = settings.directory
+        printer.note("devnet: making a network in \(directory)")
+
+        // Keys and broker passwords for every device.
+        let deviceCount = settings.devices
+        var devices: [DeviceFleet.Device] = []
+        for index in 0..<deviceCount {
+            let home = "\(directory)/devices/\(String(format: "%04d", index + 1))"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            let key = SigningKey()
+            do throws(FileError) { try KeyFile.save(key, to: "\(home)/device.key", replace: false) } catch {
+                throw CLIError("cannot write a device key in \(home): \(error.message)")
+            }
+            devices.append(.init(index: index, key: key, directory: home, brokerPassword: Self.randomHex(16)))
+        }
+        var realAgentKeys: [(SigningKey, String, String)] = []
+        for index in 0..<settings.realAgents {
+            let home = "\(directory)/agent-\(index + 1)"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            let key = SigningKey()
+            do throws(FileError) { try KeyFile.save(key, to: "\(home)/device.key", replace: false) } catch {
+                throw CLIError("cannot write a device key in \(home): \(error.message)")
+            }
+            realAgentKeys.append((key, home, Self.randomHex(16)))
+        }
+
+        let network = try DevnetNetwork(directory: directory, tools: tools, validators: settings.validators, bridges: settings.bridges,
+                                        devices: devices.map { ($0.key.publicKey, $0.brokerPassword) } + realAgentKeys.map { ($0.0.publicKey, $0.2) })
+        var realAgents: [RealAgent] = []
+        do {
+            let report = try await run(network: network, devices: devices, realAgentKeys: realAgentKeys, realAgents: &realAgents, printer: &printer)
+            return report
+        } catch {
+            for agent in realAgents { agent.component.stop() }
+            network.stopAll()
+            throw error
+        }
+    }
+
+    private func run(network: DevnetNetwork, devices: [DeviceFleet.Device], realAgentKeys: [(SigningKey, String, String)],
+                     realAgents: inout [RealAgent], printer: inout FramePrinter) async throws -> DevnetReport {
+        var report = DevnetReport(settings: settings)
+        report.supply = network.genesis.supply.baseUnits
+
+        try await network.startBroker()
+        printer.note("devnet: mosquitto on 127.0.0.1:\(network.brokerPort) (Config/mosquitto.conf, \(devices.count + realAgentKeys.count) devices registered)")
+        for index in network.validators.indices { try network.validators[index].start() }
+        for index in network.validators.indices { try await network.waitUntilReady(index) }
+        printer.note("devnet: \(network.validators.count) validators ready (HTTP \(network.nodeURL(0)) ...)")
+        for index in network.bridges.indices { try await network.startBridge(index) }
+        printer.note("devnet: \(network.bridges.count) bridge\(network.bridges.count == 1 ? "" : "s") connected to every node and the broker")
+
+        // Fund every device from the faucet: enough for the run several times over.
+        let perDevice = Double(settings.rate) / Double(max(1, devices.count + realAgentKeys.count))
+        let allowance = UInt64(max(1_000, perDevice * Double(settings.duration + 600) * 4))
+        try await network.fund(devices.map(\.key.publicKey) + realAgentKeys.map(\.0.publicKey), amount: allowance)
+        printer.note("devnet: \(devices.count + realAgentKeys.count) devices funded from the faucet (\(grouped(Int(allowance))) each)")
+
+        let recipients = (0..<8).map { _ in SigningKey().publicKey }
+        let scoreboard = Scoreboard(devices: devices.count)
+        let fleet = DeviceFleet(devices: devices, settings: .init(
+            network: network.network, brokerPort: network.brokerPort, fee: network.genesis.minimumFee.baseUnits,
+            batchTransfers: settings.batch, transfersPerSecond: perDevice, recipients: recipients), scoreboard: scoreboard)
+
+        // The agents' own log lines go to a file: the terminal is the view's.
+        let logFD = open("\(settings.directory)/devices.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        if logFD >= 0 { AgentLog.destination = logFD }
+        defer { AgentLog.destination = STDERR_FILENO; if logFD >= 0 { close(logFD) } }
+
+        for (index, (key, home, password)) in realAgentKeys.enumerated() {
+            try writeAgentConfig(home: home, key: key, password: password, network: network, perDevice: perDevice, recipient: recipients[index % 8], sensors: true)
+            let component = Component(name: "agent-\(index + 1)", kind: .agent, executable: tools.agent,
+                                      arguments: ["run", "-c", "\(home)/agent.toml"], logFile: "\(home)/agent.log")
+            realAgents.append(RealAgent(component: component, key: key, home: home))
+        }
+
+        do {
+            try await fleet.start()
+            for agent in realAgents { try agent.component.start() }
+            printer.note("devnet: \(devices.count) simulated devices started\(realAgents.isEmpty ? "" : " and \(realAgents.count) kognita-agent processes"); load for \(settings.duration) s"
+                         + (printer.isTerminal ? " (Ctrl-C ends it early)" : ""))
+
+            // The load.
+            let loadStart = Monotonic.seconds()
+            var monitor = Monitor(network: network, fleet: fleet, scoreboard: scoreboard, realAgents: realAgents, settings: settings)
+            var killed = false
+            var restartTask: Task<Void, any Error>?
+            while Monotonic.seconds() - loadStart < Double(settings.duration) && interrupts.withLock({ $0 }) == 0 {
+                try await Task.sleep(for: .milliseconds(250))
+                let elapsed = Monotonic.seconds() - loadStart
+                if let killAt = settings.killAt, !killed, elapsed >= Double(killAt) {
+                    killed = true
+                    restartTask = crashDrill(network: network, printer: &printer)
+                }
+                if let frame = await monitor.frameIfDue(phase: "load", elapsed: elapsed) {
+                    report.finalPerSecondSeries.append(frame.finalThisSecond)
+                    printer.show(frame.frame)
+                }
+            }
+            report.loadSeconds = Monotonic.seconds() - loadStart
+            let atEnd = scoreboard.totals
+            report.producedInLoad = atEnd.producedTransfers
+            report.finalInLoad = atEnd.finalTransfers
+
+            // The drain: no new transfers; everything spooled becomes final.
+            fleet.drain()
+            var drainedAgents: [Int] = []
+            for (index, agent) in realAgents.enumerated() {
+                agent.component.stop()
+                drainedAgents.append(producedByRealAgent(agent))
+                let home = agent.home
+                try writeAgentConfig(home: home, key: agent.key, password: realAgentKeys[index].2, network: network, perDevice: 0,
+                                     recipient: recipients[0], sensors: false)
+                try agent.component.start()
+            }
+            try await restartTask?.value
+            let drainStart = Monotonic.seconds()
+            let drainLimit = 120.0
+            while interrupts.withLock({ $0 }) < 2 && Monotonic.seconds() - drainStart < drainLimit {
+                let realPending = realAgents.map(pendingOfRealAgent).reduce(0, +)
+                if scoreboard.pendingBatches == 0 && realPending == 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+                if let frame = await monitor.frameIfDue(phase: "drain", elapsed: Monotonic.seconds() - loadStart) { printer.show(frame.frame) }
+            }
+            report.drainSeconds = Monotonic.seconds() - drainStart
+            report.pendingAfterDrain = scoreboard.totals.pendingTransfers
+            if let frame = await monitor.frameIfDue(phase: "drain", elapsed: Monotonic.seconds() - loadStart, force: true) { printer.show(frame.frame) }
+            printer.release()
+
+            // The checks that need the network up: identical ledgers, money.
+            printer.note("devnet: checking the ledgers")
+            try await checkLedgers(network: network, into: &report)
+
+            // Stop the devices, then the network (cleanly: SIGTERM).
+            fleet.stop()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await fleet.wait() }
+                group.addTask { try? await Task.sleep(for: .seconds(15)) }
+                await group.next()
+                group.cancelAll()
+            }
+            for agent in realAgents { agent.component.stop() }
+            network.stopAll()
+
+            let totals = scoreboard.totals
+            report.produced = totals.producedTransfers + drainedAgents.reduce(0, +)
+            report.finalBatches = totals.finalBatches
+            report.rejections = totals.rejections
+            report.setAside = totals.setAside
+            report.latency = LatencySummary(scoreboard.measuredLatencies)
+            try checkExactlyOnce(network: network, devices: devices, scoreboard: scoreboard, realAgents: realAgents,
+                                 realProduced: drainedAgents, into: &report)
+            for error in fleet.errors { report.problems.append(error) }
+        } catch {
+            fleet.stop()
+            throw error
+        }
+
+        report.usage = network.validators.map(Self.usage) + network.bridges.map(Self.usage) + [Self.usage(network.broker)]
+            + realAgents.map { Self.usage($0.component) }
+        report.usage.append(.init(name: "devices", kind: "devices", cpuSeconds: ProcStat.cpuSeconds() ?? 0,
+                                  peakResidentBytes: ProcStat.peakResidentBytes() ?? 0, restarts: 0))
+        if report.pendingAfterDrain > 0 {
+            report.problems.append("\(report.pendingAfterDrain) transfers were still pending \(Int(report.drainSeconds)) s after the load stopped")
+        }
+        return report
+    }
+
+    // MARK: - Crash drill
+
+    /// SIGKILLs the last validator and the first bridge, and starts them
+    /// again a second later; the devices must not notice beyond latency.
+    private func crashDrill(network: DevnetNetwork, printer: inout FramePrinter) -> Task<Void, any Error> {
+        let node = network.validators.count - 1
+        printer.note("devnet: crash drill: SIGKILL validator-\(node + 1) and bridge-1; both restart in 1 s")
+        network.validators[node].stop(signal: SIGKILL)
+        if !network.bridges.isEmpty { network.bridges[0].stop(signal: SIGKILL) }
+        return Task {
+            try await Task.sleep(for: .seconds(1))
+            try network.validators[node].start()
+            if !network.bridges.isEmpty { try network.bridges[0].start() }
+            try await network.waitUntilReady(node, within: 90)
+            if !network.bridges.isEmpty { try await network.waitUntilConnected(bridge: 0, within: 90) }
+        }
+    }
+
+    // MARK: - Checks
+
+    private func checkLedgers(network: DevnetNetwork, into report: inout DevnetReport) async throws {
+        // Certificates reach every node within moments; wait for them to agree.
+        let deadline = Monotonic.seconds() + 30
+        var statuses: [DevnetNetwork.NodeStatus?] = []
+        repeat {
+            statuses = []
+            for index in network.validators.indices { statuses.append(await network.nodeStatus(index, timeout: .seconds(5))) }
+            let digests = statuses.map { $0?.digest ?? "" }
+            if Set(digests).count == 1 && !digests[0].isEmpty { break }
+            try await Task.sleep(for: .milliseconds(250))
+        } while Monotonic.seconds() < deadline && interrupts.withLock({ $0 }) < 2
+        report.digests = statuses.map { $0?.digest ?? "" }
+        report.totalMoney = statuses.map { $0?.totalMoney ?? 0 }
+        if !report.ledgersIdentical {
+            report.problems.append("the nodes' ledgers differ (or a node did not answer): \(report.digests.map { $0.isEmpty ? "no answer" : String($0.prefix(16)) })")
+        }
+        if !report.moneyConserved {
+            report.problems.append("money is not conserved: balances plus fee pool are \(report.totalMoney) on the nodes, the genesis supply is \(report.supply)")
+        }
+    }
+
+    /// Compares, device by device, the transfers its rules produced with the
+    /// transfers in its final batches in validator-1's ledger (read from its
+    /// SQLite database once the node has stopped).
+    private func checkExactlyOnce(network: DevnetNetwork, devices: [DeviceFleet.Device], scoreboard: Scoreboard,
+                                  realAgents: [RealAgent], realProduced: [Int], into report: inout DevnetReport) throws {
+        let path = "\(network.nodeHome(0))/data/ledger.sqlite"
+        let store: LedgerStore
+        do { store = try LedgerStore(path: path) } catch { throw CLIError("cannot open \(path) for the exactly-once check: \(error)") }
+        func finalTransfers(of account: AccountID) throws -> [Transfer] {
+            var transfers: [Transfer] = []
+            var seq: UInt64 = 1
+            while true {
+                let batches = try store.finalBatches(account: account, from: seq, limit: 1000)
+                for final in batches { transfers += final.batch.batch.transfers }
+                guard let last = batches.last else { break }
+                seq = last.batch.batch.seq + 1
+            }
+            return transfers
+        }
+        var final = 0, lost = 0, duplicated = 0
+        for device in devices {
+            var counts: [Int: Int] = [:]
+            for fingerprint in scoreboard.produced(by: device.index) { counts[fingerprint, default: 0] += 1 }
+            for transfer in try finalTransfers(of: device.key.publicKey) {
+                final += 1
+                counts[transfer.hashValue, default: 0] -= 1
+            }
+            for (_, balance) in counts {
+                if balance > 0 { lost += balance } else if balance < 0 { duplicated -= balance }
+            }
+        }
+        for (index, agent) in realAgents.enumerated() {
+            let transfers = try finalTransfers(of: agent.key.publicKey)
+            final += transfers.count
+            let distinct = Set(transfers).count
+            duplicated += transfers.count - distinct
+            lost += max(0, realProduced[index] - distinct)
+        }
+        report.final = final
+        report.lost = lost
+        report.duplicated = duplicated
+        if lost > 0 { report.problems.append("\(lost) transfers produced by the devices are not final in the ledger") }
+        if duplicated > 0 { report.problems.append("\(duplicated) transfers are final more than once") }
+    }
+
+    // MARK: - Real agents
+
+    private func writeAgentConfig(home: String, key: SigningKey, password: String, network: DevnetNetwork, perDevice: Double,
+                                  recipient: AccountID, sensors: Bool) throws {
+        let meters = DeviceFleet.meters(forTransfersPerSecond: perDevice)
+        var text = """
+            # A real kognita-agent of the devnet (made by kognita devnet; Config/agent.toml documents every key).
+            [agent]
+            network = "\(network.network)"
+            key = "file:\(home)/device.key"
+            state_directory = "\(home)"
+            fee = \(network.genesis.minimumFee.baseUnits)
+
+            [broker]
+            host = "127.0.0.1"
+            port = \(network.brokerPort)
+            username = "\(key.publicKey.hex)"
+            password = "\(password)"
+
+            [batch]
+            max_transfers = \(settings.batch)
+            max_bytes = 65536
+            max_delay_ms = 1000
+
+            """
+        if sensors {
+            for meter in 0..<meters {
+                text += """
+
+                    [[sensor]]
+                    id = "meter-\(meter + 1)"
+                    kind = "simulated"
+                    rate = \(perDevice / Double(meters))
+                    poll_ms = 50
+
+                    [[rule]]
+                    id = "pay-\(meter + 1)"
+                    sensor = "meter-\(meter + 1)"
+                    recipient = "\(recipient.hex)"
+                    every = 1
+                    price = 1
+                    hourly_cap = 1000000000000
+
+                    """
+            }
+        }
+        try DevnetNetwork.write(text, to: "\(home)/agent.toml")
+    }
+
+    private func agentStatus(_ agent: RealAgent) -> [String: Any] {
+        guard let data = FileManager.default.contents(atPath: agent.statusFile),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return object
+    }
+
+    private func producedByRealAgent(_ agent: RealAgent) -> Int { (agentStatus(agent)["transfers_produced"] as? NSNumber)?.intValue ?? 0 }
+
+    private func pendingOfRealAgent(_ agent: RealAgent) -> Int {
+        let status = agentStatus(agent)
+        guard let pending = (status["pending_batches"] as? NSNumber)?.intValue else { return 1 }
+        return pending + ((status["open_transfers"] as? NSNumber)?.intValue ?? 0)
+    }
+
+    static func usage(_ component: Component) -> DevnetReport.Usage {
+        .init(name: component.name, kind: component.kind.rawValue, cpuSeconds: component.cpuSeconds,
+              peakResidentBytes: component.peakResidentBytes, restarts: component.restarts)
+    }
+
+    static func randomHex(_ bytes: Int) -> String { Sodium.randomBytes(bytes).map { String(format: "%02x", $0) }.joined() }
+}
+
+/// Builds a frame of the live view once a second from the scoreboard and the processes.
+struct Monitor {
+    let network: DevnetNetwork
+    let fleet: DeviceFleet
+    let scoreboard: Scoreboard
+    let realAgents: [DevnetRun.RealAgent]
+    let settings: DevnetReport.Settings
+    private var last = Monotonic.seconds()
+    private var lastTotals = Scoreboard.Totals()
+    private var lastCPU: [String: Double] = [:]
+
+    init(network: DevnetNetwork, fleet: DeviceFleet, scoreboard: Scoreboard, realAgents: [DevnetRun.RealAgent], settings: DevnetReport.Settings) {
+        self.network = network
+        self.fleet = fleet
+        self.scoreboard = scoreboard
+        self.realAgents = realAgents
+        self.settings = settings
+    }
+
+    mutating func frameIfDue(phase: String, elapsed: Double, force: Bool = false) async -> (frame: DevnetFrame, finalThisSecond: Int)? {
+        let now = Monotonic.seconds()
+        guard force || now - last >= 1 else { return nil }
+        let interval = max(0.001, now - last)
+        last = now
+        let (totals, window) = scoreboard.takeWindow()
+        defer { lastTotals = totals }
+        let finalThisSecond = totals.finalTransfers - lastTotals.finalTransfers
+
+        var rows: [DevnetFrame.Row] = []
+        let network = self.network
+        let statuses = await withTaskGroup(of: (Int, DevnetNetwork.NodeStatus?).self) { group in
+            for index in network.validators.indices { group.addTask { (index, await network.nodeStatus(index, timeout: .milliseconds(700))) } }
+            var result: [Int: DevnetNetwork.NodeStatus] = [:]
+            for await (index, status) in group { result[index] = status }
+            return result
+        }
+        let bridgeMetrics = await withTaskGroup(of: (Int, DevnetNetwork.BridgeMetrics?).self) { group in
+            for index in network.bridges.indices { group.addTask { (index, await network.bridgeMetrics(index, timeout: .milliseconds(700))) } }
+            var result: [Int: DevnetNetwork.BridgeMetrics] = [:]
+            for await (index, metrics) in group { result[index] = metrics }
+            return result
+        }
+        func cpu(_ name: String, _ seconds: Double) -> Double {
+            defer { lastCPU[name] = seconds }
+            return max(0, (seconds - (lastCPU[name] ?? seconds)) / interval * 100)
+        }
+        for (index, node) in network.validators.enumerated() {
+            let status = statuses[index]
+            let state = !node.isRunning ? "down" : status == nil ? "starting" : status!.ready ? "ready" : "catching up"
+            let detail = status.map { "peers \($0.validatorsConnected)/\(network.validators.count - 1)  final \(grouped($0.transfersFinal)) tx" } ?? ""
+            rows.append(.init(name: node.name, state: state, cpuPercent: cpu(node.name, node.cpuSeconds), residentBytes: node.residentBytes, detail: detail))
+        }
+        for (index, bridge) in network.bridges.enumerated() {
+            let metrics = bridgeMetrics[index]
+            let state = !bridge.isRunning ? "down" : metrics == nil ? "starting" : "up"
+            let detail = metrics.map { "nodes \($0.nodesConnected)/\(network.validators.count)  in flight \(grouped($0.inFlight))" } ?? ""
+            rows.append(.init(name: bridge.name, state: state, cpuPercent: cpu(bridge.name, bridge.cpuSeconds), residentBytes: bridge.residentBytes, detail: detail))
+        }
+        let broker = network.broker
+        rows.append(.init(name: "broker", state: broker.isRunning ? "up" : "down", cpuPercent: cpu("broker", broker.cpuSeconds),
+                          residentBytes: broker.residentBytes, detail: "mosquitto :\(network.brokerPort)"))
+        rows.append(.init(name: "devices", state: "\(totals.connectedDevices)/\(settings.devices)", cpuPercent: cpu("devices", ProcStat.cpuSeconds() ?? 0),
+                          residentBytes: ProcStat.residentBytes() ?? 0, detail: "in this process (with the view)"))
+        for agent in realAgents {
+            rows.append(.init(name: agent.component.name, state: agent.component.isRunning ? "running" : "down",
+                              cpuPercent: cpu(agent.component.name, agent.component.cpuSeconds), residentBytes: agent.component.residentBytes,
+                              detail: "kognita-agent process"))
+        }
+
+        let frame = DevnetFrame(
+            phase: phase, elapsed: elapsed, duration: settings.duration, validators: settings.validators, bridges: settings.bridges,
+            devices: settings.devices, producedPerSecond: Double(totals.producedTransfers - lastTotals.producedTransfers) / interval,
+            finalPerSecond: Double(finalThisSecond) / interval, totalFinal: totals.finalTransfers, totalProduced: totals.producedTransfers,
+            latency: LatencySummary(window), pendingTransfers: totals.pendingTransfers, pendingBatches: totals.pendingBatches,
+            connectedDevices: totals.connectedDevices, rejections: totals.rejections, rows: rows)
+        return (frame, finalThisSecond)
+    }
+}

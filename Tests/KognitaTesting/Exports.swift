@@ -1,0 +1,2 @@
+// The process and port helpers live in KognitaSystem (the devnet uses them too).
+@_exported import KognitaSystem

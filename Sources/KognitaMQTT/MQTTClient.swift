@@ -7,7 +7,11 @@ import Glibc
 
 /// An MQTT client over libmosquitto, shaped for Swift concurrency.
 ///
-/// - Its own network thread runs `mosquitto_loop` and does every (re)connect
+/// - Its own network thread polls the socket itself (`mosquitto_loop_read`,
+///   `_write` and `_misc`) rather than calling `mosquitto_loop`, which uses
+///   select(2) and fails for a socket numbered 1024 or above: a process with
+///   many clients and files (the devnet's thousand devices) would see every
+///   later client fail to connect. The thread does every (re)connect
 ///   itself through `mosquitto_connect_bind_v5`, because libmosquitto 2.0's
 ///   built-in reconnect sends CONNECT without properties: the session expiry
 ///   would silently drop to 0 after the first reconnect and the broker would
@@ -35,7 +39,7 @@ public final class MQTTClient: @unchecked Sendable {
     private let handle: OpaquePointer
     private let messageSink: AsyncStream<MQTTMessage>.Continuation
     private let eventSink: AsyncStream<MQTTEvent>.Continuation
-    private let sleeper = InterruptibleSleep()
+    private let wakeup = Wakeup()
     private let finished = DispatchSemaphore(value: 0)
     private let state = Mutex(State())
 
@@ -147,7 +151,7 @@ public final class MQTTClient: @unchecked Sendable {
             s.stopping = true
             return (s.started, s.threadFinished)
         }
-        sleeper.interrupt()
+        wakeup.signal()
         if wasStarted && !alreadyFinished {
             _ = finished.wait(timeout: .now() + timeout)
         }
@@ -165,7 +169,7 @@ public final class MQTTClient: @unchecked Sendable {
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 var loopRC = MOSQ_ERR_SUCCESS.rawValue
                 while !state.withLock({ $0.stopping }) {
-                    loopRC = mosquitto_loop(handle, 250, 1)
+                    loopRC = serviceConnection(waitingAtMost: 250)
                     if loopRC != MOSQ_ERR_SUCCESS.rawValue { break }
                 }
                 let (stopping, hadSession) = state.withLock { s in
@@ -179,19 +183,53 @@ public final class MQTTClient: @unchecked Sendable {
             } else {
                 eventSink.yield(.disconnected(description: "cannot connect to \(endpoint): \(String(cString: mosquitto_strerror(rc)))\(rc == MOSQ_ERR_ERRNO.rawValue ? " (\(String(cString: strerror(errno))))" : "")"))
             }
-            // Full jitter over the upper half of the window.
-            sleeper.sleep(seconds: Double.random(in: (delay / 2)...delay))
+            // Full jitter over the upper half of the window. Only a stop cuts
+            // it short (publishes also signal the wake-up).
+            let until = Self.now() + Double.random(in: (delay / 2)...delay)
+            while !state.withLock({ $0.stopping }) && Self.now() < until { wakeup.wait(seconds: until - Self.now()) }
             delay = min(configuration.reconnectDelayMaxSeconds, delay * 2)
         }
         // Say goodbye properly, so the broker does not publish our will.
-        mosquitto_disconnect_v5(handle, 0, nil)
-        for _ in 0..<4 where mosquitto_loop(handle, 50, 1) == MOSQ_ERR_SUCCESS.rawValue {}
+        if mosquitto_disconnect_v5(handle, 0, nil) == MOSQ_ERR_SUCCESS.rawValue {
+            for _ in 0..<4 where mosquitto_want_write(handle) && serviceConnection(waitingAtMost: 50) == MOSQ_ERR_SUCCESS.rawValue {}
+        }
         state.withLock { $0.threadFinished = true; $0.connected = false }
         failEverythingPending()
         finished.signal()
     }
 
     private var endpoint: String { "\(configuration.host):\(configuration.port)" }
+
+    /// One turn of the network loop: waits (poll, up to `milliseconds`) for the
+    /// socket or the wake-up, then reads, writes what is queued, and keeps
+    /// the connection alive. Returns libmosquitto's result (not success: the
+    /// connection is gone).
+    private func serviceConnection(waitingAtMost milliseconds: Int32) -> Int32 {
+        let socket = mosquitto_socket(handle)
+        guard socket >= 0 else { return MOSQ_ERR_NO_CONN.rawValue }
+        var fds = [
+            pollfd(fd: socket, events: Int16(POLLIN) | (mosquitto_want_write(handle) ? Int16(POLLOUT) : 0), revents: 0),
+            pollfd(fd: wakeup.fd, events: Int16(POLLIN), revents: 0),
+        ]
+        let ready = poll(&fds, 2, milliseconds)
+        if ready < 0 && errno != EINTR { return MOSQ_ERR_ERRNO.rawValue }
+        if fds[1].revents != 0 { wakeup.clear() }
+        if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            let rc = mosquitto_loop_read(handle, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
+        }
+        if mosquitto_want_write(handle) {
+            let rc = mosquitto_loop_write(handle, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
+        }
+        return mosquitto_loop_misc(handle)
+    }
+
+    private static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
 
     /// One blocking connect; the session expiry goes with every CONNECT.
     private func connect() -> Int32 {
@@ -232,6 +270,7 @@ public final class MQTTClient: @unchecked Sendable {
         let rc = payload.withUnsafeBytes {
             mosquitto_publish_v5(handle, &mid, topic, Int32($0.count), $0.baseAddress, qos, retain, nil)
         }
+        wakeup.signal()
         // While disconnected, libmosquitto keeps QoS > 0 messages queued and
         // sends them after the reconnect: that is still a publish in progress.
         let queued = rc == MOSQ_ERR_NO_CONN.rawValue && qos > 0 && mid != 0
@@ -252,6 +291,7 @@ public final class MQTTClient: @unchecked Sendable {
         let rc = payload.withUnsafeBytes {
             mosquitto_publish_v5(handle, &mid, topic, Int32($0.count), $0.baseAddress, qos, retain, nil)
         }
+        wakeup.signal()
         let queued = rc == MOSQ_ERR_NO_CONN.rawValue && qos > 0 && mid != 0
         guard rc == MOSQ_ERR_SUCCESS.rawValue || queued else { throw MQTTError("publish to \(topic)", code: rc) }
         state.withLock { s in if s.early.removeValue(forKey: mid) == nil { s.unawaited.insert(mid) } }
@@ -274,6 +314,7 @@ public final class MQTTClient: @unchecked Sendable {
                 mosquitto_subscribe_multiple(handle, &mid, Int32(filters.count), list, qos, 0, nil)
             }
         }
+        wakeup.signal()
         guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("subscribe to \(filters.joined(separator: ", "))", code: rc) }
         return mid
     }

@@ -1,3 +1,4 @@
+import CMosquitto
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,33 +32,38 @@ enum NetworkThread {
     }
 }
 
-/// A sleep that another thread can cut short (a pipe that is written to).
-final class InterruptibleSleep: @unchecked Sendable {
-    private var fds: [Int32] = [-1, -1]
+/// A wake-up call for the network thread: one eventfd that other threads
+/// signal (a packet was queued, or the client is stopping) and that the
+/// thread polls together with its socket.
+final class Wakeup: @unchecked Sendable {
+    // @unchecked: the descriptor is fixed at init; eventfd is thread-safe.
+    let fd: Int32
 
     init() {
-        let rc = pipe(&fds)
-        precondition(rc == 0, "cannot create a pipe: errno \(errno)")
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
+        fd = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        precondition(fd >= 0, "cannot create an eventfd: errno \(errno)")
     }
 
-    /// Sleeps up to `seconds`; returns early once ``interrupt()`` was called.
-    func sleep(seconds: Double) {
-        var pfd = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
-        _ = poll(&pfd, 1, Int32(max(0, min(seconds, 3600)) * 1000))
+    /// Wakes the thread's current or next wait.
+    func signal() {
+        var one: UInt64 = 1
+        _ = write(fd, &one, 8)
     }
 
-    /// Wakes any current and every later ``sleep(seconds:)`` at once.
-    func interrupt() {
-        var byte: UInt8 = 1
-        _ = write(fds[1], &byte, 1)
+    /// Waits up to `seconds` for a signal; returns whether one came (and clears it).
+    @discardableResult
+    func wait(seconds: Double) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, Int32(max(0, min(seconds, 3600)) * 1000)) > 0 else { return false }
+        clear()
+        return true
     }
 
-    deinit {
-        close(fds[0])
-        close(fds[1])
+    /// Clears a signal without waiting.
+    func clear() {
+        var count: UInt64 = 0
+        _ = read(fd, &count, 8)
     }
+
+    deinit { close(fd) }
 }

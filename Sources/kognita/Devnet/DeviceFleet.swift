@@ -93,6 +93,9 @@ final class DeviceFleet: Sendable {
                         }
                         controls.withLock { $0.append(runtime.control) }
                         started.continuation.yield(nil)
+                        // Devices power on at different moments: spread the starts over a
+                        // second, or every device would read, batch and send in lockstep.
+                        try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<1000)))
                         do { try await runtime.run() } catch {
                             failures.withLock { $0.append("device \(device.index + 1) stopped: \(error)") }
                         }

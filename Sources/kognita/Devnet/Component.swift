@@ -21,7 +21,7 @@ final class Component: Sendable {
         var process: SpawnedProcess?
         var pastCPUSeconds = 0.0
         var peakResidentBytes = 0
-        var restarts = 0
+        var starts = 0
     }
     private let state = Mutex(State())
 
@@ -40,7 +40,7 @@ final class Component: Sendable {
             throw CLIError("cannot start \(name): \(error); is \(executable) built? (make devnet builds it)")
         }
         state.withLock { state in
-            if state.process != nil { state.restarts += 1 }
+            state.starts += 1
             retire(&state)
             state.process = process
         }
@@ -84,7 +84,8 @@ final class Component: Sendable {
     /// Current resident bytes (0 when not running).
     var residentBytes: Int { state.withLock { $0.process.flatMap { ProcStat.residentBytes(of: $0.pid) } ?? 0 } }
 
-    var restarts: Int { state.withLock { $0.restarts } }
+    /// Starts after the first (a crash drill's restart, a real agent's drain restart).
+    var restarts: Int { state.withLock { max(0, $0.starts - 1) } }
 
     /// The last `count` bytes of its log, for an error message.
     func logTail(_ count: Int = 1500) -> String {

@@ -57,7 +57,7 @@ final class DeviceFleet: Sendable {
         c.broker.clientID = "devnet-device-\(device.index + 1)"
         c.broker.username = device.key.publicKey.hex
         c.broker.password = device.brokerPassword
-        c.batcher = Batcher.Limits(maxTransfers: settings.batchTransfers, maxBytes: ProtocolLimits.maxBatchBytes, maxDelayMilliseconds: 1000)
+        c.batcher = Batcher.Limits(maxTransfers: settings.batchTransfers, maxBytes: ProtocolLimits.maxBatchBytes, maxDelayMilliseconds: 2000)
         let meters = Self.meters(forTransfersPerSecond: settings.transfersPerSecond)
         // Milli-units per second per meter; one unit is one transfer.
         let rate = Int64((settings.transfersPerSecond * 1000 / Double(meters)).rounded())

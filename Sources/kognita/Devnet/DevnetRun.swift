@@ -305,7 +305,7 @@ final class DevnetRun: Sendable {
             [batch]
             max_transfers = \(settings.batch)
             max_bytes = 65536
-            max_delay_ms = 1000
+            max_delay_ms = 2000
 
             """
         if sensors {

@@ -59,7 +59,7 @@ final class DevnetNetwork: Sendable {
         bridgeMetricsPorts = try (0..<bridgeCount).map { _ in try freePort() }
 
         // The network: genesis, validator keys and node configs, the faucet key.
-        var genesisCommand = try GenesisNewCommand.parse([
+        let genesisCommand = try GenesisNewCommand.parse([
             "--network", network.rawValue, "--validators", "\(count)", "--out", "\(directory)/net",
             "--base-port", "\(peerBase)", "--api-base-port", "\(apiBase)",
         ])

@@ -29,7 +29,7 @@ struct DevnetReport: Sendable {
     var loadSeconds = 0.0
     var producedInLoad = 0
     var finalInLoad = 0
-    /// Final transfers in each whole second of the load.
+    /// Final transfers per second, one figure per frame of the live view (about a second each).
     var finalPerSecondSeries: [Int] = []
     var drainSeconds = 0.0
     var produced = 0

@@ -124,7 +124,7 @@ final class DevnetRun: Sendable {
                     restartTask = crashDrill(network: network, printer: &printer)
                 }
                 if let frame = await monitor.frameIfDue(phase: "load", elapsed: elapsed) {
-                    report.finalPerSecondSeries.append(frame.finalThisSecond)
+                    report.finalPerSecondSeries.append(frame.finalPerSecond)
                     printer.show(frame.frame)
                 }
             }
@@ -373,7 +373,7 @@ struct Monitor {
         self.settings = settings
     }
 
-    mutating func frameIfDue(phase: String, elapsed: Double, force: Bool = false) async -> (frame: DevnetFrame, finalThisSecond: Int)? {
+    mutating func frameIfDue(phase: String, elapsed: Double, force: Bool = false) async -> (frame: DevnetFrame, finalPerSecond: Int)? {
         let now = Monotonic.seconds()
         guard force || now - last >= 1 else { return nil }
         let interval = max(0.001, now - last)
@@ -429,6 +429,7 @@ struct Monitor {
             finalPerSecond: Double(finalThisSecond) / interval, totalFinal: totals.finalTransfers, totalProduced: totals.producedTransfers,
             latency: LatencySummary(window), pendingTransfers: totals.pendingTransfers, pendingBatches: totals.pendingBatches,
             connectedDevices: totals.connectedDevices, rejections: totals.rejections, rows: rows)
-        return (frame, finalThisSecond)
+        // Per second of this frame's interval (a frame can come late when the machine is saturated).
+        return (frame, Int((Double(finalThisSecond) / interval).rounded()))
     }
 }

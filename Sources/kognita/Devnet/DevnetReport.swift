@@ -66,13 +66,16 @@ struct DevnetReport: Sendable {
         var lines: [String] = [""]
         let plural = settings.bridges == 1 ? "" : "s"
         let agents = settings.realAgents > 0 ? " + \(settings.realAgents) kognita-agent processes" : ""
-        lines.append("Kognita devnet: \(settings.validators) validators, \(settings.bridges) bridge\(plural), \(settings.devices) simulated devices\(agents), batches of \(settings.batch), offered \(grouped(settings.rate)) transfers/s")
+        lines.append("Kognita devnet: \(settings.validators) validators, \(settings.bridges) bridge\(plural), \(settings.devices) simulated devices\(agents)")
+        lines.append("  offered     \(grouped(settings.rate)) transfers/s in batches of up to \(settings.batch)")
         let lowest: String = steadyFinalPerSecond.map { " (after the 5 s ramp-up: \(grouped($0))/s, lowest second \(grouped(lowestSecond ?? 0)))" } ?? ""
-        lines.append(String(format: "  load        %.1f s: ", loadSeconds) + "produced \(grouped(producedPerSecond)) transfers/s, final \(grouped(finalPerSecond)) transfers/s\(lowest)")
-        lines.append(String(format: "  latency     submit to final p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms", latency.p50, latency.p90, latency.p99, latency.max)
+        lines.append(String(format: "  load        %.1f s: ", loadSeconds) + "produced \(grouped(producedPerSecond)) transfers/s, final \(grouped(finalPerSecond))/s")
+        if !lowest.isEmpty { lines.append("             \(lowest.trimmingCharacters(in: .whitespaces))") }
+        lines.append(String(format: "  latency     submit to final p50 %.0f ms, p90 %.0f, p99 %.0f, max %.0f", latency.p50, latency.p90, latency.p99, latency.max)
                      + " (\(grouped(latency.count)) batches)")
         lines.append(String(format: "  drain       %.1f s until nothing was pending", drainSeconds))
-        lines.append("  transfers   produced \(grouped(produced)), final \(grouped(final)) in \(grouped(finalBatches)) batches; lost \(lost), duplicated \(duplicated)")
+        lines.append("  transfers   produced \(grouped(produced)), final \(grouped(final)) in \(grouped(finalBatches)) batches")
+        lines.append("              lost \(lost), duplicated \(duplicated)")
         let rejected: String = rejections.isEmpty ? "none" : rejections.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         lines.append("  rejected    \(rejected)\(setAside > 0 ? "; \(setAside) batches set aside" : "")")
         let ledgers: String = ledgersIdentical ? "identical on all \(digests.count) nodes (digest \(digests[0].prefix(16))...)" : "DIFFER: \(digests.map { String($0.prefix(12)) })"
@@ -86,7 +89,7 @@ struct DevnetReport: Sendable {
             lines.append("    \(name)" + String(format: " %8.1f s %8.1f MiB", row.cpuSeconds, Double(row.peakResidentBytes) / 1_048_576) + restarted)
         }
         lines.append("  data        \(settings.directory)")
-        lines.append(passed ? "PASSED: nothing lost, nothing paid twice, ledgers identical, money conserved."
+        lines.append(passed ? "PASSED: nothing lost or paid twice; ledgers identical; money conserved."
                             : "FAILED:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
         return lines.joined(separator: "\n")
     }

@@ -1,5 +1,6 @@
 import CMosquitto
 import Dispatch
+import KognitaSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -185,8 +186,8 @@ public final class MQTTClient: @unchecked Sendable {
             }
             // Full jitter over the upper half of the window. Only a stop cuts
             // it short (publishes also signal the wake-up).
-            let until = Self.now() + Double.random(in: (delay / 2)...delay)
-            while !state.withLock({ $0.stopping }) && Self.now() < until { wakeup.wait(seconds: until - Self.now()) }
+            let until = Monotonic.seconds() + Double.random(in: (delay / 2)...delay)
+            while !state.withLock({ $0.stopping }) && Monotonic.seconds() < until { wakeup.wait(seconds: until - Monotonic.seconds()) }
             delay = min(configuration.reconnectDelayMaxSeconds, delay * 2)
         }
         // Say goodbye properly, so the broker does not publish our will.
@@ -223,12 +224,6 @@ public final class MQTTClient: @unchecked Sendable {
             if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
         }
         return mosquitto_loop_misc(handle)
-    }
-
-    private static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     /// One blocking connect; the session expiry goes with every CONNECT.

@@ -43,7 +43,7 @@ struct DeviceAddCommand: ParsableCommand {
             device = try accountID(key!)
         }
         if let passwordFile {
-            let password = Sodium.randomBytes(24).map { String(format: "%02x", $0) }.joined()
+            let password = Hex.encode(Sodium.randomBytes(24))
             var arguments = ["-b", passwordFile, device.hex, password]
             if !FileManager.default.fileExists(atPath: passwordFile) { arguments.insert("-c", at: 0) }
             try runTool("mosquitto_passwd", arguments, hint: "install mosquitto (make setup)")
@@ -89,19 +89,22 @@ struct DeviceAddCommand: ParsableCommand {
                     hint: "install openssl")
         chmod("\(dir)/ca.key.pem", 0o600)
     }
+}
 
-    private func runTool(_ tool: String, _ arguments: [String], hint: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        do { try process.run() } catch { throw CLIError("cannot run \(tool): \(error); \(hint)") }
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CLIError("\(tool) failed (exit \(process.terminationStatus)): \(message.split(separator: "\n").first ?? ""); \(hint)")
-        }
+/// Runs a tool (found on PATH, or an absolute path) to completion; its output
+/// is discarded unless it fails, when the first line of its standard error
+/// and `hint` (what to do) make the error.
+func runTool(_ tool: String, _ arguments: [String], hint: String) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool] + arguments
+    process.standardOutput = FileHandle.nullDevice
+    let errors = Pipe()
+    process.standardError = errors
+    do { try process.run() } catch { throw CLIError("cannot run \(tool): \(error); \(hint)") }
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw CLIError("\(tool) failed (exit \(process.terminationStatus)): \(message.split(separator: "\n").first ?? ""); \(hint)")
     }
 }

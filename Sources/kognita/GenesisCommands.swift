@@ -58,6 +58,11 @@ struct GenesisNewCommand: ParsableCommand {
     }
 
     func run() throws {
+        for line in try makeNetwork() { print(line) }
+    }
+
+    /// Writes the network's files; returns what was made, for people.
+    func makeNetwork() throws -> [String] {
         let networkID: NetworkID
         do throws(ProtocolError) { networkID = try NetworkID(network) } catch { throw CLIError("--network: \(error.message)") }
         let directory = out.hasSuffix("/") && out.count > 1 ? String(out.dropLast()) : out
@@ -107,12 +112,15 @@ struct GenesisNewCommand: ParsableCommand {
         let genesis = Genesis(network: networkID, validators: entries,
                               allocations: [.init(account: faucet.publicKey, amount: Amount(faucetAmount))], faucet: faucet.publicKey)
         try write(genesis.toml, to: genesisPath, mode: 0o644)
-        print("genesis of \(networkID) with \(validators) validator\(validators == 1 ? "" : "s") in \(directory)")
-        print("  genesis.toml digest \(genesis.digest.hex)")
-        print("  faucet account      \(faucet.publicKey.hex) holds \(faucetAmount)")
+        var lines = [
+            "genesis of \(networkID) with \(validators) validator\(validators == 1 ? "" : "s") in \(directory)",
+            "  genesis.toml digest \(genesis.digest.hex)",
+            "  faucet account      \(faucet.publicKey.hex) holds \(faucetAmount)",
+        ]
         for (number, entry) in entries.enumerated() {
-            print("  validator-\(number + 1)         \(entry.id.hex) peers at \(entry.address), HTTP on 127.0.0.1:\(apiBasePort + number + 1)")
+            lines.append("  validator-\(number + 1)         \(entry.id.hex) peers at \(entry.address), HTTP on 127.0.0.1:\(apiBasePort + number + 1)")
         }
+        return lines
     }
 
     private func makeDirectory(_ path: String, mode: mode_t) throws {

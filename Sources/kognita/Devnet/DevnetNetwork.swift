@@ -63,19 +63,19 @@ final class DevnetNetwork: Sendable {
             "--network", network.rawValue, "--validators", "\(count)", "--out", "\(directory)/net",
             "--base-port", "\(peerBase)", "--api-base-port", "\(apiBase)",
         ])
-        try Quietly.run { try genesisCommand.run() }
+        _ = try genesisCommand.makeNetwork()
         genesis = try Node.loadGenesis("\(directory)/net/genesis.toml")
 
         // The broker: the project's config, with the bridge and every device in its password file.
         let brokerDirectory = "\(directory)/broker"
         try FileManager.default.createDirectory(atPath: brokerDirectory, withIntermediateDirectories: true)
-        let bridgePassword = Sodium.randomBytes(16).map { String(format: "%02x", $0) }.joined()
+        let bridgePassword = Hex.encode(Sodium.randomBytes(16))
         try Self.write(bridgePassword, to: "\(brokerDirectory)/bridge-password")
         var passwords = "kognita-bridge:\(bridgePassword)\n"
         for device in devices { passwords += "\(device.id.hex):\(device.password)\n" }
         try Self.write(passwords, to: "\(brokerDirectory)/mosquitto.passwd")
-        try Self.runTool(tools.mosquittoPasswd, ["-U", "\(brokerDirectory)/mosquitto.passwd"])
-        try Self.runTool("/bin/bash", [tools.brokerScript, brokerDirectory, "\(brokerPort)", "\(tlsPort)"])
+        try runTool(tools.mosquittoPasswd, ["-U", "\(brokerDirectory)/mosquitto.passwd"], hint: "install mosquitto (make setup)")
+        try runTool("bash", [tools.brokerScript, brokerDirectory, "\(brokerPort)", "\(tlsPort)"], hint: "Scripts/local-broker.sh needs openssl (make setup)")
         broker = Component(name: "broker", kind: .broker, executable: tools.mosquitto,
                            arguments: ["-c", "\(brokerDirectory)/mosquitto.conf"], logFile: "\(brokerDirectory)/mosquitto.out")
 
@@ -245,35 +245,5 @@ final class DevnetNetwork: Sendable {
         do throws(FileError) { try FileIO.writeAtomically(Array(text.utf8), to: path, mode: mode, replace: true) } catch {
             throw CLIError("cannot write \(path): \(error.message)")
         }
-    }
-
-    /// Runs a tool to completion; its output goes nowhere unless it fails.
-    static func runTool(_ executable: String, _ arguments: [String]) throws {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("kognita-devnet-tool-\(getpid()).log").path
-        defer { unlink(log) }
-        let process = try SpawnedProcess(executable, arguments, logFile: log)
-        while process.isRunning { usleep(5_000) }
-        guard process.exitCode == 0 else {
-            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            throw CLIError("\(executable) \(arguments.joined(separator: " ")) failed: \(output.suffix(800))")
-        }
-    }
-}
-
-/// Runs a step that prints to standard output with that output discarded
-/// (the devnet prints its own account of what it made).
-enum Quietly {
-    static func run(_ body: () throws -> Void) throws {
-        fflush(nil)
-        let saved = dup(STDOUT_FILENO)
-        let null = open("/dev/null", O_WRONLY)
-        dup2(null, STDOUT_FILENO)
-        close(null)
-        defer {
-            fflush(nil)
-            dup2(saved, STDOUT_FILENO)
-            close(saved)
-        }
-        try body()
     }
 }

@@ -42,7 +42,7 @@ final class DevnetRun: Sendable {
             do throws(FileError) { try KeyFile.save(key, to: "\(home)/device.key", replace: false) } catch {
                 throw CLIError("cannot write a device key in \(home): \(error.message)")
             }
-            devices.append(.init(index: index, key: key, directory: home, brokerPassword: Self.randomHex(16)))
+            devices.append(.init(index: index, key: key, directory: home, brokerPassword: Hex.encode(Sodium.randomBytes(16))))
         }
         var realAgentKeys: [(SigningKey, String, String)] = []
         for index in 0..<settings.realAgents {
@@ -52,7 +52,7 @@ final class DevnetRun: Sendable {
             do throws(FileError) { try KeyFile.save(key, to: "\(home)/device.key", replace: false) } catch {
                 throw CLIError("cannot write a device key in \(home): \(error.message)")
             }
-            realAgentKeys.append((key, home, Self.randomHex(16)))
+            realAgentKeys.append((key, home, Hex.encode(Sodium.randomBytes(16))))
         }
 
         let network = try DevnetNetwork(directory: directory, tools: tools, validators: settings.validators, bridges: settings.bridges,
@@ -351,7 +351,6 @@ final class DevnetRun: Sendable {
               peakResidentBytes: component.peakResidentBytes, restarts: component.restarts)
     }
 
-    static func randomHex(_ bytes: Int) -> String { Sodium.randomBytes(bytes).map { String(format: "%02x", $0) }.joined() }
 }
 
 /// Builds a frame of the live view once a second from the scoreboard and the processes.
@@ -427,7 +426,7 @@ struct Monitor {
         let frame = DevnetFrame(
             phase: phase, elapsed: elapsed, duration: settings.duration, validators: settings.validators, bridges: settings.bridges,
             devices: settings.devices, producedPerSecond: Double(totals.producedTransfers - lastTotals.producedTransfers) / interval,
-            finalPerSecond: Double(finalThisSecond) / interval, totalFinal: totals.finalTransfers, totalProduced: totals.producedTransfers,
+            finalPerSecond: Double(finalThisSecond) / interval, totalFinal: totals.finalTransfers,
             latency: LatencySummary(window), pendingTransfers: totals.pendingTransfers, pendingBatches: totals.pendingBatches,
             connectedDevices: totals.connectedDevices, rejections: totals.rejections, rows: rows)
         // Per second of this frame's interval (a frame can come late when the machine is saturated).

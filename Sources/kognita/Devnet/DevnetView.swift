@@ -20,7 +20,6 @@ struct DevnetFrame: Sendable {
     var producedPerSecond: Double
     var finalPerSecond: Double
     var totalFinal: Int
-    var totalProduced: Int
     var latency: LatencySummary
     var pendingTransfers: Int
     var pendingBatches: Int

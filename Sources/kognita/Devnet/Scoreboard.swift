@@ -34,9 +34,8 @@ final class Scoreboard: Sendable {
         var totals = Totals()
         /// Submit-to-final latencies (ms) since the last ``takeWindow()``.
         var window: [UInt32] = []
-        /// Every latency of the measured run (ms); `measuring` says when to keep them.
+        /// Every latency of the run (ms), the drain included.
         var latencies: [UInt32] = []
-        var measuring = true
     }
 
     private let state: Mutex<State>
@@ -78,7 +77,7 @@ final class Scoreboard: Sendable {
                 if let published = entry.firstPublished {
                     let latency = UInt32(clamping: now >= published ? now - published : 0)
                     state.window.append(latency)
-                    if state.measuring { state.latencies.append(latency) }
+                    state.latencies.append(latency)
                 }
             case .rejected(let reason):
                 state.totals.rejections[reason.name, default: 0] += 1
@@ -108,10 +107,7 @@ final class Scoreboard: Sendable {
         }
     }
 
-    /// Stops keeping latencies for the report (the drain is not the measured run).
-    func stopMeasuring() { state.withLock { $0.measuring = false } }
-
-    /// Every latency of the measured run, in milliseconds.
+    /// Every latency of the run, in milliseconds.
     var measuredLatencies: [UInt32] { state.withLock { $0.latencies } }
 
     /// The fingerprints of the transfers device `index` produced.

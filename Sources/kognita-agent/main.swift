@@ -77,12 +77,8 @@ case "status":
     }
     if json { print(text, terminator: "") } else {
         // A readable rendering of the flat JSON object the agent writes.
-        let body = text.drop { $0 == "{" }.reversed().drop { $0 == "}" || $0 == "\n" }.reversed()
-        for field in String(body).split(separator: ",\"") {
-            let parts = field.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            let key = parts[0].filter { $0 != "\"" }.map { $0 == "_" ? " " : $0 }
-            print("\(String(key)): \(parts[1].filter { $0 != "\"" })")
+        for (key, value) in AgentStatus.fields(inJSON: text) {
+            print("\(String(key.map { $0 == "_" ? " " : $0 })): \(value)")
         }
     }
 case "device-id":
@@ -102,3 +98,4 @@ case "run":
 default:
     fail("unknown command '\(command)'\n\(usage)", code: 64)
 }
+

@@ -20,6 +20,9 @@ public struct AgentStatus: Sendable, Equatable {
     public var batchesFinal: UInt64 = 0
     public var updatedAt: UInt64 = 0
 
+    /// An empty status: nothing pending, nothing known yet.
+    public init() {}
+
     /// The status as a JSON object (keys in a fixed order).
     public var json: String {
         func str(_ s: String?) -> String { s.map(JSONText.string) ?? "null" }
@@ -31,5 +34,49 @@ public struct AgentStatus: Sendable, Equatable {
             "\"spool_full\":\(spoolFull)", "\"set_aside\":\(setAside)", "\"holding\":\(str(holding))", "\"last_error\":\(str(lastError))",
             "\"transfers_produced\":\(transfersProduced)", "\"batches_final\":\(batchesFinal)", "\"updated_at\":\(updatedAt)",
         ].joined(separator: ",") + "}\n"
+    }
+
+    /// The fields of a flat JSON object such as `json`, in order: each key and
+    /// its value as text, strings unquoted and escapes resolved (a line break
+    /// shows as a space). Reads the characters itself, so a comma or colon
+    /// inside a string is not a separator, and the agent links no
+    /// string-searching library for its one human-readable command.
+    public static func fields(inJSON text: String) -> [(key: String, value: String)] {
+        var fields: [(key: String, value: String)] = []
+        var key = "", current = ""
+        var inString = false, escaped = false, sawKey = false
+        func finishField() {
+            if sawKey { fields.append((key, trimmed(current))) }
+            key = ""; current = ""; sawKey = false
+        }
+        for character in text {
+            if inString {
+                if escaped {
+                    current.append(character == "n" || character == "r" || character == "t" ? " " : character)
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == "\"" {
+                    inString = false
+                } else {
+                    current.append(character)
+                }
+                continue
+            }
+            switch character {
+            case "\"": inString = true
+            case ":" where !sawKey: key = trimmed(current); current = ""; sawKey = true
+            case ",", "}": finishField()
+            case "{", "\n", "\r": continue
+            default: current.append(character)
+            }
+        }
+        finishField()
+        return fields
+    }
+
+    private static func trimmed(_ text: String) -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        return String(text.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
     }
 }

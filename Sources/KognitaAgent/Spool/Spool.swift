@@ -69,7 +69,7 @@ public final class Spool {
         let existing: [UInt8]
         do throws(FileError) {
             existing = try FileIO.read(path, maxBytes: max(capacityBytes * 2, 64 << 20))
-        } catch where error.message.contains("No such file") {
+        } catch where error.isMissing {
             existing = []
         } catch {
             throw SpoolError("cannot read the spool: \(error)")

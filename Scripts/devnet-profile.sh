@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SECONDS_TO_RUN="${1:-30}"
 RATE="${2:-50000}"
 command -v perf >/dev/null || { echo "perf is missing: sudo apt-get install linux-perf" >&2; exit 1; }
-swift build -c release >/dev/null
+swift build -c release
 OUT=.build/profile
 mkdir -p "$OUT"
 # 299 Hz keeps the recording small and its own cost low (a few percent).

@@ -98,4 +98,3 @@ case "run":
 default:
     fail("unknown command '\(command)'\n\(usage)", code: 64)
 }
-

@@ -46,7 +46,7 @@ public struct AgentStatus: Sendable, Equatable {
         var key = "", current = ""
         var inString = false, escaped = false, sawKey = false
         func finishField() {
-            if sawKey { fields.append((key, trimmed(current))) }
+            if sawKey { fields.append((key, current.trimmingWhitespace())) }
             key = ""; current = ""; sawKey = false
         }
         for character in text {
@@ -65,7 +65,7 @@ public struct AgentStatus: Sendable, Equatable {
             }
             switch character {
             case "\"": inString = true
-            case ":" where !sawKey: key = trimmed(current); current = ""; sawKey = true
+            case ":" where !sawKey: key = current.trimmingWhitespace(); current = ""; sawKey = true
             case ",", "}": finishField()
             case "{", "\n", "\r": continue
             default: current.append(character)
@@ -73,10 +73,5 @@ public struct AgentStatus: Sendable, Equatable {
         }
         finishField()
         return fields
-    }
-
-    private static func trimmed(_ text: String) -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        return String(text.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
     }
 }

@@ -34,4 +34,12 @@ struct AgentStatusTests {
         let lastError = fields.first { $0.key == "last_error" }?.value
         #expect(lastError == "batch 7 set aside: \"bad-signature\", seq: 7,\"key\":1 see the log")
     }
+
+    @Test("a control character stays escaped, so it cannot reach the terminal")
+    func controlCharactersStayEscaped() {
+        var status = AgentStatus()
+        status.lastError = "sensor \u{1B}[2J id"
+        let lastError = AgentStatus.fields(inJSON: status.json).first { $0.key == "last_error" }?.value
+        #expect(lastError == "sensor \\u001b[2J id")
+    }
 }

@@ -38,7 +38,7 @@ public struct AgentStatus: Sendable, Equatable {
 
     /// The fields of a flat JSON object such as `json`, in order: each key and
     /// its value as text, strings unquoted and escapes resolved (a line break
-    /// shows as a space). Reads the characters itself, so a comma or colon
+    /// shows as a space; a `\u` escape stays as written). Reads the characters itself, so a comma or colon
     /// inside a string is not a separator, and the agent links no
     /// string-searching library for its one human-readable command.
     public static func fields(inJSON text: String) -> [(key: String, value: String)] {
@@ -52,7 +52,13 @@ public struct AgentStatus: Sendable, Equatable {
         for character in text {
             if inString {
                 if escaped {
-                    current.append(character == "n" || character == "r" || character == "t" ? " " : character)
+                    switch character {
+                    case "n", "r", "t": current.append(" ")
+                    // JSONText writes control and bidi characters as \u
+                    // escapes so they never reach a terminal raw: keep them so.
+                    case "u": current.append("\\u")
+                    default: current.append(character)
+                    }
                     escaped = false
                 } else if character == "\\" {
                     escaped = true

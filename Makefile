@@ -4,7 +4,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_JOBS ?= 1
 export KOGNITA_PYTHON ?= $(CURDIR)/.build-venv/bin/python
 
-.PHONY: all setup build test fuzz bench bench-build devnet clean
+.PHONY: all setup build agent test fuzz bench bench-build devnet clean
 
 all: build
 
@@ -16,10 +16,18 @@ setup:
 build: setup
 	$(SWIFT) build
 
-## test: setup, then the whole test suite (unit, vectors, CLI, MQTT and Python cross-checks; none may be skipped)
+## agent: the device build of kognita-agent, in Embedded Swift (.build-embedded/kognita-agent; see Devices/README.md)
+agent: setup
+	@bash Scripts/build-agent-embedded.sh
+
+## test: setup, then the whole test suite (unit, vectors, CLI, MQTT and Python cross-checks; none may be skipped),
+## then the agent's process tests again on its embedded build, the one devices run
 test: setup
 	$(SWIFT) build --build-tests
+	bash Scripts/build-agent-embedded.sh
 	KOGNITA_REQUIRE_INTEROP=1 $(SWIFT) test --skip-build
+	KOGNITA_REQUIRE_INTEROP=1 KOGNITA_AGENT_BINARY=$(CURDIR)/.build-embedded/kognita-agent \
+		$(SWIFT) test --skip-build --filter 'AgentProcessTests|wholePathSurvivesKills'
 
 ## fuzz: libFuzzer on the batch decoder and verifier for FUZZ_SECONDS (default 600)
 fuzz: setup

@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# Measures the agent's footprint as issue 3 defines it: the release build with
-# the Swift standard library linked statically, streaming 1,000 transfers per
+# Measures the agent's footprint as issue 3 defines it: the device build
+# (Embedded Swift, Scripts/build-agent-embedded.sh: the standard library is
+# compiled into the binary; KOGNITA_AGENT_BUILD=swiftpm measures the SwiftPM
+# release build with the static Swift stdlib instead), streaming 1,000 transfers per
 # second from simulated sensors for DURATION seconds (default 60) against a
 # local mosquitto, with a bridge acking every batch final. Reports peak RSS
 # (VmHWM), CPU time per 1,000 transfers, and the stripped binary size.
-# Extra build flags to try can be passed in KOGNITA_RELEASE_FLAGS, e.g.
-#   KOGNITA_RELEASE_FLAGS="-Xswiftc -Osize -Xlinker --gc-sections" Scripts/agent-footprint.sh 20
+# Extra flags for the SwiftPM build can be passed in KOGNITA_RELEASE_FLAGS, e.g.
+#   KOGNITA_AGENT_BUILD=swiftpm KOGNITA_RELEASE_FLAGS="-Xswiftc -Osize" Scripts/agent-footprint.sh 20
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-60}"
 SCRATCH="$PWD/.build-release"
 PYTHON="${KOGNITA_PYTHON:-$PWD/.build-venv/bin/python}"
 
-swift build -c release --product kognita-agent --static-swift-stdlib --scratch-path "$SCRATCH" ${KOGNITA_RELEASE_FLAGS:-} >/dev/null
-BIN="$SCRATCH/release/kognita-agent"
+BUILD="${KOGNITA_AGENT_BUILD:-embedded}"
+if [ "$BUILD" = embedded ]; then
+    mkdir -p .build-embedded
+    if ! Scripts/build-agent-embedded.sh >.build-embedded/build.log 2>&1; then cat .build-embedded/build.log >&2; exit 1; fi
+    BIN="$PWD/.build-embedded/kognita-agent"
+    LABEL="Embedded Swift"
+else
+    LABEL="SwiftPM release, static Swift stdlib"
+    swift build -c release --product kognita-agent --static-swift-stdlib --scratch-path "$SCRATCH" ${KOGNITA_RELEASE_FLAGS:-} >/dev/null
+    BIN="$SCRATCH/release/kognita-agent"
+fi
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 strip -o "$WORK/kognita-agent" "$BIN"
@@ -57,7 +68,7 @@ FINAL=$(sed -n 's/.*"batches_final":\([0-9]*\).*/\1/p' "$WORK/state/status.json"
 PENDING=$(sed -n 's/.*"pending_batches":\([0-9]*\).*/\1/p' "$WORK/state/status.json")
 CPU_MS=$(( (UTIME + STIME) * 1000 / TICKS ))
 SIZE=$(stat -c %s "$WORK/kognita-agent")
-echo "agent footprint over ${DURATION}s (release, static Swift stdlib, $(uname -m)):"
+echo "agent footprint over ${DURATION}s ($LABEL, $(uname -m)):"
 echo "  transfers produced:        $PRODUCED ($(( PRODUCED / DURATION )) per second); batches final: $FINAL; pending at stop: $PENDING"
 echo "  peak RSS (VmHWM):          $(( HWM_KB / 1024 )).$(( HWM_KB % 1024 * 10 / 1024 )) MiB ($HWM_KB KiB)"
 echo "    of which anonymous:      $ANON_KB KiB; file-backed: $FILE_KB KiB (the agent binary's own pages: $EXE_KB KiB); private dirty: $DIRTY_KB KiB"

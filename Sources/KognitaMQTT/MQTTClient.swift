@@ -1,7 +1,5 @@
 import CMosquitto
-import Dispatch
 import KognitaSystem
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,24 +23,31 @@ import Glibc
 ///   disconnected stays queued in libmosquitto and goes out after the
 ///   reconnect; do not publish it again.
 /// - ``stop()`` never hangs: it waits a bounded time for the thread to finish.
+/// - Messages and connection events go to the ``messages`` and ``events``
+///   streams, or, for a program that runs its own poll(2) loop rather than
+///   Swift concurrency (the kognita-agent program, and its embedded build,
+///   which has no streams), to an ``MQTTInbox``.
 public final class MQTTClient: @unchecked Sendable {
     // @unchecked: the handle is used under libmosquitto's own locks (threaded
-    // mode), and every mutable Swift field lives in `state` behind a Mutex.
+    // mode), and every mutable Swift field lives in `state` behind a lock.
 
+    #if !KOGNITA_EMBEDDED
     /// Messages from the broker, in arrival order, bounded by
-    /// ``MQTTConfiguration/inboundBufferSize``.
+    /// ``MQTTConfiguration/inboundBufferSize`` (empty when the client has an inbox).
     public let messages: AsyncStream<MQTTMessage>
-    /// Connection events (bounded; old events are dropped first).
+    /// Connection events (bounded; old events are dropped first; empty when the client has an inbox).
     public let events: AsyncStream<MQTTEvent>
+    private let messageSink: AsyncStream<MQTTMessage>.Continuation
+    private let eventSink: AsyncStream<MQTTEvent>.Continuation
+    #endif
     /// The settings this client uses.
     public let configuration: MQTTConfiguration
 
     private let handle: OpaquePointer
-    private let messageSink: AsyncStream<MQTTMessage>.Continuation
-    private let eventSink: AsyncStream<MQTTEvent>.Continuation
+    private let inbox: MQTTInbox?
     private let wakeup = Wakeup()
-    private let finished = DispatchSemaphore(value: 0)
-    private let state = Mutex(State())
+    private let finished = Wakeup()
+    private let state = Protected(State())
 
     fileprivate struct State {
         var started = false
@@ -51,19 +56,30 @@ public final class MQTTClient: @unchecked Sendable {
         var connected = false
         var connectedThisSession = false
         var droppedMessages = 0
+        #if !KOGNITA_EMBEDDED
         var publishes: [Int32: CheckedContinuation<Void, any Error>] = [:]
         var subscribes: [Int32: CheckedContinuation<Void, any Error>] = [:]
-        /// Completions that arrived before the caller registered (mid -> reason code).
-        var early: [Int32: Int32] = [:]
-        /// Mids nobody waits for (QoS 0 publishes, automatic re-subscriptions).
-        var unawaited: Set<Int32> = []
-        /// Filters to restore when the broker has lost our session.
-        var subscriptions: [String: Int32] = [:]
 
         /// The waiters of one kind of operation.
         subscript(kind: OperationKind) -> [Int32: CheckedContinuation<Void, any Error>] {
             get { kind == .publish ? publishes : subscribes }
             set { if kind == .publish { publishes = newValue } else { subscribes = newValue } }
+        }
+        #endif
+        /// Completions that arrived before the caller registered (mid -> reason code).
+        var early: [Int32: Int32] = [:]
+        /// Mids nobody waits for (``send(_:payload:qos:retain:)``, QoS 0
+        /// publishes, subscriptions made without waiting).
+        var unawaited: Set<Int32> = []
+        /// Filters to restore when the broker has lost our session.
+        var subscriptions: [String: Int32] = [:]
+
+        /// A completion with no waiter: true when nobody will wait for it;
+        /// otherwise it is kept for the caller about to register.
+        mutating func recordCompletion(mid: Int32, reason: Int32) -> Bool {
+            if unawaited.remove(mid) != nil { return true }
+            early[mid] = reason
+            return false
         }
     }
 
@@ -73,7 +89,8 @@ public final class MQTTClient: @unchecked Sendable {
     private static let libraryReady: Bool = { mosquitto_lib_init() == MOSQ_ERR_SUCCESS.rawValue }()
 
     /// Creates a client; nothing happens on the network until ``start()``.
-    public init(_ configuration: MQTTConfiguration) throws(MQTTError) {
+    /// With an `inbox`, messages and events go there instead of the streams.
+    public init(_ configuration: MQTTConfiguration, inbox: MQTTInbox? = nil) throws(MQTTError) {
         guard Self.libraryReady else { throw MQTTError("libmosquitto failed to initialise") }
         guard configuration.keepAliveSeconds >= 5 else { throw MQTTError("keep-alive must be at least 5 seconds") }
         guard let handle = mosquitto_new(configuration.clientID, configuration.cleanStart, nil) else {
@@ -81,8 +98,12 @@ public final class MQTTClient: @unchecked Sendable {
         }
         self.handle = handle
         self.configuration = configuration
+        self.inbox = inbox
+        #if !KOGNITA_EMBEDDED
         (messages, messageSink) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .bufferingOldest(max(1, configuration.inboundBufferSize)))
         (events, eventSink) = AsyncStream.makeStream(of: MQTTEvent.self, bufferingPolicy: .bufferingNewest(256))
+        if inbox != nil { messageSink.finish(); eventSink.finish() }
+        #endif
         // On failure, deinit (which runs: every property is set) destroys the handle.
         try configure()
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
@@ -92,8 +113,10 @@ public final class MQTTClient: @unchecked Sendable {
     deinit {
         // Only reached once the network thread (which holds a reference) has ended.
         mosquitto_destroy(handle)
+        #if !KOGNITA_EMBEDDED
         messageSink.finish()
         eventSink.finish()
+        #endif
     }
 
     private func configure() throws(MQTTError) {
@@ -154,11 +177,30 @@ public final class MQTTClient: @unchecked Sendable {
         }
         wakeup.signal()
         if wasStarted && !alreadyFinished {
-            _ = finished.wait(timeout: .now() + timeout)
+            finished.wait(seconds: timeout)
         }
         failEverythingPending()
+        #if !KOGNITA_EMBEDDED
         messageSink.finish()
         eventSink.finish()
+        #endif
+    }
+
+    /// Hands a connection event to the application.
+    private func deliver(_ event: MQTTEvent) {
+        if let inbox { inbox.put(.event(event)); return }
+        #if !KOGNITA_EMBEDDED
+        eventSink.yield(event)
+        #endif
+    }
+
+    /// Hands a message to the application; false when its buffer is full and the message was dropped.
+    private func deliver(_ message: MQTTMessage) -> Bool {
+        if let inbox { return inbox.put(.message(message)) }
+        #if !KOGNITA_EMBEDDED
+        if case .dropped = messageSink.yield(message) { return false }
+        #endif
+        return true
     }
 
     // MARK: - Network thread
@@ -180,9 +222,9 @@ public final class MQTTClient: @unchecked Sendable {
                 if stopping { break }
                 if hadSession { delay = configuration.reconnectDelayMinSeconds }
                 failPendingSubscribes(reason: "connection to \(endpoint) lost")
-                eventSink.yield(.disconnected(description: "connection to \(endpoint) lost: \(String(cString: mosquitto_strerror(loopRC)))"))
+                deliver(.disconnected(description: "connection to \(endpoint) lost: \(String(cString: mosquitto_strerror(loopRC)))"))
             } else {
-                eventSink.yield(.disconnected(description: "cannot connect to \(endpoint): \(String(cString: mosquitto_strerror(rc)))\(rc == MOSQ_ERR_ERRNO.rawValue ? " (\(String(cString: strerror(errno))))" : "")"))
+                deliver(.disconnected(description: "cannot connect to \(endpoint): \(String(cString: mosquitto_strerror(rc)))\(rc == MOSQ_ERR_ERRNO.rawValue ? " (\(String(cString: strerror(errno))))" : "")"))
             }
             // Full jitter over the upper half of the window. Only a stop cuts
             // it short (publishes also signal the wake-up).
@@ -241,23 +283,28 @@ public final class MQTTClient: @unchecked Sendable {
     /// lost (unlike QoS 1 publishes, which it resends), so their waiters would
     /// wait forever: fail them, and let the caller subscribe again on reconnect.
     private func failPendingSubscribes(reason: String) {
+        #if !KOGNITA_EMBEDDED
         let waiting = state.withLock { s in
             defer { s.subscribes.removeAll() }
             return Array(s.subscribes.values)
         }
         for continuation in waiting { continuation.resume(throwing: MQTTError("subscribe: \(reason) before the broker answered; subscribe again once connected")) }
+        #endif
     }
 
     private func failEverythingPending() {
+        #if !KOGNITA_EMBEDDED
         let waiting = state.withLock { s in
             defer { s.publishes.removeAll(); s.subscribes.removeAll() }
             return Array(s.publishes.values) + Array(s.subscribes.values)
         }
         for continuation in waiting { continuation.resume(throwing: MQTTError.stopped) }
+        #endif
     }
 
     // MARK: - Operations
 
+    #if !KOGNITA_EMBEDDED
     /// Publishes and, for QoS 1 and 2, returns once the broker has acknowledged.
     /// Throws when the broker refuses it (for example, not authorized by its ACL).
     public func publish(_ topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false) async throws {
@@ -271,11 +318,12 @@ public final class MQTTClient: @unchecked Sendable {
         let queued = rc == MOSQ_ERR_NO_CONN.rawValue && qos > 0 && mid != 0
         guard rc == MOSQ_ERR_SUCCESS.rawValue || queued else { throw MQTTError("publish to \(topic)", code: rc) }
         if qos == 0 {
-            state.withLock { s in if s.early.removeValue(forKey: mid) == nil { s.unawaited.insert(mid) } }
+            settleUnawaited(mid: mid, kind: .publish)
             return
         }
         try await awaitCompletion(mid: mid, kind: .publish, operation: "publish to \(topic)")
     }
+    #endif
 
     /// Queues a publish in libmosquitto and returns at once, without waiting
     /// for the PUBACK. Calls from one thread go out in the order made (the
@@ -289,15 +337,43 @@ public final class MQTTClient: @unchecked Sendable {
         wakeup.signal()
         let queued = rc == MOSQ_ERR_NO_CONN.rawValue && qos > 0 && mid != 0
         guard rc == MOSQ_ERR_SUCCESS.rawValue || queued else { throw MQTTError("publish to \(topic)", code: rc) }
-        state.withLock { s in if s.early.removeValue(forKey: mid) == nil { s.unawaited.insert(mid) } }
+        settleUnawaited(mid: mid, kind: .publish)
     }
 
+    #if !KOGNITA_EMBEDDED
     /// Subscribes to topic filters (restored automatically if the broker loses our session).
     public func subscribe(_ filters: [String], qos: Int32 = 1) async throws {
         guard !filters.isEmpty else { return }
         state.withLock { s in for filter in filters { s.subscriptions[filter] = qos } }
         let mid = try sendSubscribe(filters, qos: qos)
         try await awaitCompletion(mid: mid, kind: .subscribe, operation: "subscribe to \(filters.joined(separator: ", "))")
+    }
+    #endif
+
+    /// Subscribes to topic filters without waiting for the broker's answer
+    /// (restored automatically if the broker loses our session). A refusal
+    /// arrives as an ``MQTTEvent/operationRefused(description:)`` event.
+    public func subscribeWithoutWaiting(_ filters: [String], qos: Int32 = 1) throws(MQTTError) {
+        guard !filters.isEmpty else { return }
+        state.withLock { s in for filter in filters { s.subscriptions[filter] = qos } }
+        settleUnawaited(mid: try sendSubscribe(filters, qos: qos), kind: .subscribe)
+    }
+
+    /// Marks an operation nobody waits for; if its completion came first, settles it now.
+    private func settleUnawaited(mid: Int32, kind: OperationKind) {
+        let early = state.withLock { s -> Int32? in
+            if let reason = s.early.removeValue(forKey: mid) { return reason }
+            s.unawaited.insert(mid)
+            return nil
+        }
+        if let early { reportIfRefused(kind: kind, reason: early) }
+    }
+
+    /// A refusal nobody waits for still reaches the application, as an event.
+    private func reportIfRefused(kind: OperationKind, reason: Int32) {
+        guard reason >= 0x80 else { return }
+        let what = kind == .publish ? "a publish" : "a subscription"
+        deliver(.operationRefused(description: "the broker refused \(what): \(String(cString: mosquitto_reason_string(reason))) (reason \(reason)); check the broker's ACL for this client"))
     }
 
     private func sendSubscribe(_ filters: [String], qos: Int32) throws(MQTTError) -> Int32 {
@@ -314,6 +390,7 @@ public final class MQTTClient: @unchecked Sendable {
         return mid
     }
 
+    #if !KOGNITA_EMBEDDED
     private func awaitCompletion(mid: Int32, kind: OperationKind, operation: String) async throws {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -336,6 +413,7 @@ public final class MQTTClient: @unchecked Sendable {
             continuation?.resume(throwing: CancellationError())
         }
     }
+    #endif
 
     // MARK: - Callbacks (libmosquitto's thread)
 
@@ -346,22 +424,30 @@ public final class MQTTClient: @unchecked Sendable {
     /// Resolves an operation by mid: resumes its waiter, or remembers the
     /// result for a waiter that has not registered yet.
     fileprivate func complete(mid: Int32, reason: Int32, kind: OperationKind) {
-        let continuation = state.withLock { s -> CheckedContinuation<Void, any Error>? in
-            if let waiter = s[kind].removeValue(forKey: mid) { return waiter }
-            if s.unawaited.remove(mid) == nil { s.early[mid] = reason }
-            return nil
+        // One lock for the whole decision: a waiter registering in between
+        // would otherwise miss its result.
+        #if !KOGNITA_EMBEDDED
+        let (waiter, wasUnawaited) = state.withLock { s -> (CheckedContinuation<Void, any Error>?, Bool) in
+            if let waiter = s[kind].removeValue(forKey: mid) { return (waiter, false) }
+            return (nil, s.recordCompletion(mid: mid, reason: reason))
         }
-        guard let continuation else { return }
-        if reason >= 0x80 {
-            continuation.resume(throwing: MQTTError.refused(kind == .publish ? "publish" : "subscribe", reasonCode: reason))
-        } else {
-            continuation.resume()
+        if let waiter {
+            if reason >= 0x80 {
+                waiter.resume(throwing: MQTTError.refused(kind == .publish ? "publish" : "subscribe", reasonCode: reason))
+            } else {
+                waiter.resume()
+            }
+            return
         }
+        #else
+        let wasUnawaited = state.withLock { $0.recordCompletion(mid: mid, reason: reason) }
+        #endif
+        if wasUnawaited { reportIfRefused(kind: kind, reason: reason) }
     }
 
     fileprivate func connected(reasonCode: Int32, flags: Int32) {
         guard reasonCode == 0 else {
-            eventSink.yield(.refused(reasonCode: reasonCode, description: String(cString: mosquitto_reason_string(reasonCode))))
+            deliver(.refused(reasonCode: reasonCode, description: String(cString: mosquitto_reason_string(reasonCode))))
             return
         }
         let sessionPresent = flags & 1 == 1
@@ -371,19 +457,17 @@ public final class MQTTClient: @unchecked Sendable {
             return sessionPresent ? [:] : s.subscriptions
         }
         // The broker lost our session (or never had it): restore subscriptions.
-        for (qos, group) in Dictionary(grouping: filters, by: \.value) {
-            if let mid = try? sendSubscribe(group.map(\.key), qos: qos) {
-                state.withLock { s in if s.early.removeValue(forKey: mid) == nil { s.unawaited.insert(mid) } }
-            }
+        for (qos, group) in Dictionary(grouping: filters, by: { $0.value }) {
+            if let mid = try? sendSubscribe(group.map { $0.key }, qos: qos) { settleUnawaited(mid: mid, kind: .subscribe) }
         }
-        eventSink.yield(.connected(sessionPresent: sessionPresent))
+        deliver(.connected(sessionPresent: sessionPresent))
     }
 
     fileprivate func received(_ message: UnsafePointer<mosquitto_message>) {
         let m = message.pointee
         let payload = m.payloadlen > 0 ? Array(UnsafeRawBufferPointer(start: m.payload, count: Int(m.payloadlen))) : []
-        let result = messageSink.yield(MQTTMessage(topic: String(cString: m.topic), payload: payload, qos: m.qos, retained: m.retain))
-        if case .dropped = result { state.withLock { $0.droppedMessages += 1 } }
+        let accepted = deliver(MQTTMessage(topic: String(cString: m.topic), payload: payload, qos: m.qos, retained: m.retain))
+        if !accepted { state.withLock { $0.droppedMessages += 1 } }
     }
 
     private func installCallbacks() {

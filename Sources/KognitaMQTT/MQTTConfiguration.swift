@@ -109,4 +109,7 @@ public enum MQTTEvent: Sendable, Hashable {
     case refused(reasonCode: Int32, description: String)
     /// The connection was lost or could not be made; it will be retried.
     case disconnected(description: String)
+    /// The broker refused a publish or subscription that nobody awaited
+    /// (typically its ACL): the description says which and why.
+    case operationRefused(description: String)
 }

@@ -32,27 +32,28 @@ enum NetworkThread {
     }
 }
 
-/// A wake-up call for the network thread: one eventfd that other threads
-/// signal (a packet was queued, or the client is stopping) and that the
-/// thread polls together with its socket.
-final class Wakeup: @unchecked Sendable {
+/// A wake-up call for a thread that polls: one eventfd that other threads
+/// (or a signal handler: write(2) is async-signal-safe) signal, and that the
+/// thread polls together with its other descriptors. The MQTT network
+/// thread waits on one; so does the agent's loop.
+public final class Wakeup: @unchecked Sendable {
     // @unchecked: the descriptor is fixed at init; eventfd is thread-safe.
-    let fd: Int32
+    public let fd: Int32
 
-    init() {
+    public init() {
         fd = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
         precondition(fd >= 0, "cannot create an eventfd: errno \(errno)")
     }
 
     /// Wakes the thread's current or next wait.
-    func signal() {
+    public func signal() {
         var one: UInt64 = 1
         _ = write(fd, &one, 8)
     }
 
     /// Waits up to `seconds` for a signal; returns whether one came (and clears it).
     @discardableResult
-    func wait(seconds: Double) -> Bool {
+    public func wait(seconds: Double) -> Bool {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pfd, 1, Int32(max(0, min(seconds, 3600)) * 1000)) > 0 else { return false }
         clear()
@@ -60,7 +61,7 @@ final class Wakeup: @unchecked Sendable {
     }
 
     /// Clears a signal without waiting.
-    func clear() {
+    public func clear() {
         var count: UInt64 = 0
         _ = read(fd, &count, 8)
     }

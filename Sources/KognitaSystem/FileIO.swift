@@ -21,7 +21,7 @@ public enum FileIO {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw FileError(path, errno: errno, doing: "cannot stat") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FileError(path, "not a regular file") }
+        guard info.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else { throw FileError(path, "not a regular file") }
         if requirePrivate && (info.st_mode & 0o077) != 0 {
             let mode = String(info.st_mode & 0o777, radix: 8)
             throw FileError(path, "readable by group or others (mode 0\(mode)); a secret key must be private: run 'chmod 600 \(path)'")

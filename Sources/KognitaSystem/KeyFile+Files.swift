@@ -25,7 +25,7 @@ extension KeyFile {
     /// Loads the key at `path`, or makes one there (mode 0600, atomically)
     /// when there is none; `created` says which. Two processes racing to make
     /// it end up with the same key (the loser loads the winner's).
-    public static func loadOrCreate(_ path: String) throws -> (key: SigningKey, created: Bool) {
+    public static func loadOrCreate(_ path: String) throws(KeyFileError) -> (key: SigningKey, created: Bool) {
         var info = stat()
         if stat(path, &info) == 0 { return (try load(path), false) }
         let key = SigningKey()
@@ -34,7 +34,7 @@ extension KeyFile {
         do throws(FileError) {
             try save(key, to: path, replace: false)
         } catch {
-            guard error.isAlreadyExists else { throw error }
+            guard error.isAlreadyExists else { throw KeyFileError(path, error.message) }
             return (try load(path), false) // another process made it a moment ago
         }
         return (key, true)

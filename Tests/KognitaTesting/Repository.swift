@@ -22,7 +22,16 @@ public enum Repository {
     }
 
     /// An executable that `swift build` put beside the running test bundle.
+    /// For kognita-agent, KOGNITA_AGENT_BINARY names another build to test
+    /// instead (`make test` runs the agent's process tests again on the
+    /// embedded build, the one devices run).
     public static func builtProduct(_ name: String) throws -> String {
+        if name == "kognita-agent", let other = ProcessInfo.processInfo.environment["KOGNITA_AGENT_BINARY"], !other.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: other) else {
+                throw TestSupportError("KOGNITA_AGENT_BINARY is \(other), which is not an executable; build it (Scripts/build-agent-embedded.sh) or unset the variable")
+            }
+            return other
+        }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         var url = URL(fileURLWithPath: executable)
         // swift test runs .build/<triple>/<config>/<package>PackageTests.xctest

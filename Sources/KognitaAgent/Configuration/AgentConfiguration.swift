@@ -101,7 +101,7 @@ public struct AgentConfiguration: Sendable {
                 reader.fail("\(at).kind", "'\(kind)' is not a sensor kind; use \"file\" or \"simulated\"")
             }
         }
-        let sensorIDs = Set(c.sensors.map(\.id))
+        let sensorIDs = Set(c.sensors.map { $0.id })
         if sensorIDs.count != c.sensors.count { reader.fail("sensor", "two sensors share an id") }
         for (index, rule) in reader.tables("rule").enumerated() {
             let at = "rule[\(index)]"
@@ -122,7 +122,7 @@ public struct AgentConfiguration: Sendable {
             }
             c.rules.append(.init(id: id, sensor: sensor, recipient: recipient, everyUnits: every, pricePerUnit: price, hourlyCap: cap))
         }
-        if Set(c.rules.map(\.id)).count != c.rules.count { reader.fail("rule", "two rules share an id; each rule's state is kept under its id") }
+        if Set(c.rules.map { $0.id }).count != c.rules.count { reader.fail("rule", "two rules share an id; each rule's state is kept under its id") }
         reader.rejectUnknownKeys()
         return reader.errors.isEmpty ? .success(c) : .failure(ConfigurationErrors(reader.errors))
     }

@@ -22,14 +22,14 @@ public struct RuleBook: Sendable, Hashable {
 
     /// Ids of rules that have never seen a reading (no baseline yet).
     public var rulesWithoutBaseline: Set<String> {
-        Set(rules.filter { $0.state.lastCounter == nil }.map(\.settings.id))
+        Set(rules.filter { $0.state.lastCounter == nil }.map { $0.settings.id })
     }
 
     /// `persisted` (a snapshot already in the spool) with the current state of
     /// the rules in `ids` merged in. Used to make a new baseline durable
     /// without claiming anything about transfers still waiting in the open batch.
     public func snapshot(of ids: Set<String>, over persisted: [UInt8]) -> [UInt8] {
-        var merged = RuleBook(rules.map(\.settings), resumingFrom: persisted)
+        var merged = RuleBook(rules.map { $0.settings }, resumingFrom: persisted)
         for index in merged.rules.indices where ids.contains(merged.rules[index].settings.id) {
             if let current = rules.first(where: { $0.settings.id == merged.rules[index].settings.id }) {
                 merged.rules[index] = current

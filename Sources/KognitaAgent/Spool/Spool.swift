@@ -100,7 +100,7 @@ public final class Spool {
     // MARK: - State
 
     /// Batches awaiting a final ack, in chain order.
-    public var pending: [SignedBatch] { state.pending.map(\.signed) }
+    public var pending: [SignedBatch] { state.pending.map { $0.signed } }
     /// Ids and reasons of batches set aside.
     public var setAside: [(id: BatchID, reason: String)] { state.setAside }
     /// The seq the next batch must carry.
@@ -151,7 +151,7 @@ public final class Spool {
             expectedSeq += 1
             expectedPrev = batch.id
         }
-        try write(.rechained(superseded: ids, nextSeq: nextSeq, prev: lastFinal, replacements: replacements.map(\.envelope)), sync: true)
+        try write(.rechained(superseded: ids, nextSeq: nextSeq, prev: lastFinal, replacements: replacements.map { $0.envelope }), sync: true)
     }
 
     /// Sets a refused batch aside: its bytes go to ``setAsideDirectory`` for a

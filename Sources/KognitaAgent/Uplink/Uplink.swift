@@ -206,7 +206,7 @@ public struct Uplink: Sendable {
         }
         let superseded = pending.filter { doomed.contains($0.id) || ($0.batch.seq >= head.nextSeq && !intact.contains($0.id)) }
         if !superseded.isEmpty {
-            let gone = Set(superseded.map(\.id))
+            let gone = Set(superseded.map { $0.id })
             pending.removeAll { gone.contains($0.id) }
             for id in gone { flights[id] = nil; doomed.remove(id) }
             actions.append(.rechain(superseded: superseded, nextSeq: expectedSeq, prev: expectedPrev))
@@ -246,7 +246,7 @@ public struct Uplink: Sendable {
 
     /// When the next resend or sync retry is due, for the caller's timer.
     public var nextDeadline: UInt64? {
-        var deadlines = flights.values.map(\.nextAt)
+        var deadlines = flights.values.map { $0.nextAt }
         if let until = status.holdingUntil { deadlines.append(until) }
         if let asked = syncAskedAt { deadlines.append(asked + settings.resendMilliseconds) }
         return deadlines.min()

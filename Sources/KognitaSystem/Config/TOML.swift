@@ -14,7 +14,7 @@ public enum TOMLValue: Sendable, Hashable, CustomStringConvertible {
         case .integer(let i): String(i)
         case .float(let d): String(d)
         case .bool(let b): String(b)
-        case .array(let a): "[" + a.map(\.description).joined(separator: ", ") + "]"
+        case .array(let a): "[" + a.map { $0.description }.joined(separator: ", ") + "]"
         case .table: "{table}"
         case .tables(let t): "[\(t.count) tables]"
         }

@@ -117,7 +117,10 @@ struct AgentProcessTests {
                 #expect(await eventually(within: 20) { bridge.ledger.withLock { $0.paid } == 200 },
                         "paid \(bridge.ledger.withLock { $0.paid }) of 200\n\(harness.log().suffix(2000))")
                 #expect(await eventually(within: 10) { harness.status()?["pending_batches"] as? Int == 0 }, "the spool did not drain")
+                #expect(harness.status()?["broker_connected"] as? Bool == true)
                 agent.stop(signal: SIGTERM, timeout: 10)
+                // The status file outlives the agent: after a clean stop it says disconnected.
+                #expect(harness.status()?["broker_connected"] as? Bool == false)
                 bridge.ledger.withLock { l in
                     #expect(l.paidTransfers.values.allSatisfy { $0 == 1 })
                     #expect(l.idsBySeq.values.allSatisfy { $0.count == 1 })

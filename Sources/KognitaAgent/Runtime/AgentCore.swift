@@ -296,6 +296,8 @@ public final class AgentCore {
         log.info("stopping")
         if !spool.isFull { try close(batcher.take(), now: now) }
         client.stop()
+        // The status file outlives the process: it must not say connected.
+        status.brokerConnected = false
         statusDirty = true
         writeStatusIfDue(now: now, force: true)
     }

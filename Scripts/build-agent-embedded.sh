@@ -11,9 +11,12 @@ ROOT="$PWD"
 OUT="$ROOT/.build-embedded"
 TARGET="$(uname -m)-unknown-linux-gnu"
 SWIFTC="${SWIFTC:-swiftc}"
-TOOLCHAIN="$(dirname "$(dirname "$(readlink -f "$(command -v "$SWIFTC")")")")"   # .../usr
-RUNTIME="$TOOLCHAIN/lib/swift/embedded/$TARGET"
+# The toolchain's own resource directory (works through swiftly's proxies too).
+RESOURCES=$("$SWIFTC" -print-target-info | sed -n 's/.*"runtimeResourcePath": *"\([^"]*\)".*/\1/p')
+RUNTIME="$RESOURCES/embedded/$TARGET"
+CC="${CC:-$(dirname "$(dirname "$RESOURCES")")/bin/clang}"
 [ -d "$RUNTIME" ] || { echo "build-agent-embedded: this Swift toolchain has no embedded standard library for $TARGET ($RUNTIME); use the SwiftPM build (see Devices/README.md)" >&2; exit 1; }
+rm -rf "$OUT/modules" "$OUT/objects"   # nothing stale is found or linked
 mkdir -p "$OUT/modules" "$OUT/objects"
 
 FLAGS=(-enable-experimental-feature Embedded -target "$TARGET" -Osize -wmo -parse-as-library
@@ -41,7 +44,7 @@ module KognitaMQTT Sources/KognitaMQTT
 module KognitaAgent Sources/KognitaAgent
 "$SWIFTC" "${FLAGS[@]}" -module-name kognita_agent -c Sources/kognita-agent/AgentProgram.swift Scripts/embedded/EntryPoint.swift -o "$OUT/objects/main.o"
 
-"$TOOLCHAIN/bin/clang" --target="$TARGET" -Os -fPIC -ffunction-sections -fdata-sections \
+"$CC" --target="$TARGET" -Os -fPIC -ffunction-sections -fdata-sections \
     -c Scripts/embedded/runtime.c -o "$OUT/objects/runtime.o"
 
 "$SWIFTC" -enable-experimental-feature Embedded -target "$TARGET" "$OUT"/objects/*.o -o "$OUT/kognita-agent" \

@@ -69,15 +69,17 @@ public final class MQTTClient: @unchecked Sendable {
         /// Completions that arrived before the caller registered (mid -> reason code).
         var early: [Int32: Int32] = [:]
         /// Mids nobody waits for (``send(_:payload:qos:retain:)``, QoS 0
-        /// publishes, subscriptions made without waiting).
-        var unawaited: Set<Int32> = []
+        /// publishes, subscriptions made without waiting), with their kind:
+        /// a subscription lost with the connection never completes, and its
+        /// mid must not linger to be mistaken for a later operation's.
+        var unawaited: [Int32: OperationKind] = [:]
         /// Filters to restore when the broker has lost our session.
         var subscriptions: [String: Int32] = [:]
 
         /// A completion with no waiter: true when nobody will wait for it;
         /// otherwise it is kept for the caller about to register.
         mutating func recordCompletion(mid: Int32, reason: Int32) -> Bool {
-            if unawaited.remove(mid) != nil { return true }
+            if unawaited.removeValue(forKey: mid) != nil { return true }
             early[mid] = reason
             return false
         }
@@ -283,6 +285,7 @@ public final class MQTTClient: @unchecked Sendable {
     /// lost (unlike QoS 1 publishes, which it resends), so their waiters would
     /// wait forever: fail them, and let the caller subscribe again on reconnect.
     private func failPendingSubscribes(reason: String) {
+        state.withLock { s in s.unawaited = s.unawaited.filter { $0.value != .subscribe } }
         #if !KOGNITA_EMBEDDED
         let waiting = state.withLock { s in
             defer { s.subscribes.removeAll() }
@@ -363,7 +366,7 @@ public final class MQTTClient: @unchecked Sendable {
     private func settleUnawaited(mid: Int32, kind: OperationKind) {
         let early = state.withLock { s -> Int32? in
             if let reason = s.early.removeValue(forKey: mid) { return reason }
-            s.unawaited.insert(mid)
+            s.unawaited[mid] = kind
             return nil
         }
         if let early { reportIfRefused(kind: kind, reason: early) }

@@ -1,4 +1,5 @@
 import CMosquitto
+import KognitaSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,10 +55,15 @@ public final class Wakeup: @unchecked Sendable {
     /// Waits up to `seconds` for a signal; returns whether one came (and clears it).
     @discardableResult
     public func wait(seconds: Double) -> Bool {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&pfd, 1, Int32(max(0, min(seconds, 3600)) * 1000)) > 0 else { return false }
-        clear()
-        return true
+        // A signal (a second Ctrl-C) interrupts poll: wait out the rest.
+        let deadline = Monotonic.seconds() + max(0, min(seconds, 3600))
+        while true {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let left = deadline - Monotonic.seconds()
+            let ready = poll(&pfd, 1, Int32(max(0, left) * 1000))
+            if ready > 0 { clear(); return true }
+            if ready == 0 || errno != EINTR || left <= 0 { return false }
+        }
     }
 
     /// Clears a signal without waiting.

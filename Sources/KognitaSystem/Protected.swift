@@ -23,7 +23,8 @@ public final class Protected<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Runs `body` with the value, holding the lock; keep it short and never block in it.
+    /// Runs `body` with the value, holding the lock; keep it short and never
+    /// block in it. Not reentrant: `body` must not call `withLock` on the same value.
     public func withLock<Result>(_ body: (inout Value) throws(Never) -> Result) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }

@@ -151,8 +151,9 @@ public final class AgentCore {
             status.brokerConnected = true
             options.observer?(.connection(true), now)
             // Neither waits: a refusal (the broker's ACL) comes back as an
-            // .operationRefused event, and libmosquitto keeps both queued
-            // across a reconnect.
+            // .operationRefused event. Both are made again on every connect
+            // (libmosquitto drops a SUBSCRIBE in flight when the connection
+            // goes; "online" is retained, so a second copy is harmless).
             do throws(MQTTError) {
                 try client.subscribeWithoutWaiting([topics.ack])
                 try client.send(topics.state, payload: Array("online".utf8), qos: 1, retain: true)

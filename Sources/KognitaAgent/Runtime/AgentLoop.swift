@@ -38,6 +38,13 @@ public final class AgentLoop {
         core = try AgentCore(configuration, inbox: inbox)
     }
 
+    deinit {
+        // The handlers must not outlive the descriptor they write to.
+        signalWakeup = -1
+        signal(SIGTERM, nil) // nil is SIG_DFL
+        signal(SIGINT, nil)
+    }
+
     /// Runs until SIGTERM or SIGINT; then closes and spools the open batch,
     /// disconnects, and returns.
     public func run() throws(AgentError) {
@@ -46,6 +53,9 @@ public final class AgentLoop {
         while true {
             let now = currentMilliseconds()
             // A wall clock set back must not stall the ticks for that long.
+            // (The core schedules on the wall clock too, so a backward jump
+            // still delays sensor polls and resends by its size; moving the
+            // core's deadlines to a monotonic clock is separate work.)
             if nextTick > now + Self.tickMilliseconds { nextTick = now }
             let wait = nextTick > now ? Int32(nextTick - now) : 0
             var fds = [pollfd(fd: inbox.fd, events: Int16(POLLIN), revents: 0),

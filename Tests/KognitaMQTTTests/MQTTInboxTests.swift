@@ -6,8 +6,10 @@ import KognitaTesting
 import Glibc
 #endif
 
-/// Reads an inbox the way a poll(2) loop does: waits on its descriptor,
-/// takes everything, and hands items out one by one.
+/// Reads an inbox the way a poll(2) loop does: takes only when its
+/// descriptor is readable (so a broken signal fails the test), and hands
+/// items out one by one. It never blocks a thread of the test pool: with two
+/// cores there are two, and other suites time out if one is held.
 final class InboxReader {
     let inbox: MQTTInbox
     private var buffered: [MQTTInbox.Item] = []
@@ -15,7 +17,7 @@ final class InboxReader {
 
     /// The next item that matches (the ones before it are passed over), or
     /// an error after `seconds`.
-    func next(within seconds: Double = 10, where match: (MQTTInbox.Item) -> Bool) throws -> MQTTInbox.Item {
+    func next(within seconds: Double = 10, where match: (MQTTInbox.Item) -> Bool) async throws -> MQTTInbox.Item {
         let deadline = Date().addingTimeInterval(seconds)
         repeat {
             while !buffered.isEmpty {
@@ -23,8 +25,11 @@ final class InboxReader {
                 if match(item) { return item }
             }
             var descriptor = pollfd(fd: inbox.fd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&descriptor, 1, 100)
-            buffered = inbox.take()
+            if poll(&descriptor, 1, 0) > 0 {
+                buffered = inbox.take()
+            } else {
+                try await Task.sleep(for: .milliseconds(10))
+            }
         } while Date() < deadline || !buffered.isEmpty
         throw TestSupportError("no matching inbox item within \(seconds) s")
     }
@@ -38,7 +43,7 @@ func isRefusal(_ item: MQTTInbox.Item) -> Bool { if case .event(.operationRefuse
 func awaitSubscription(_ reader: InboxReader, publisher: MQTTClient, topic: String) async throws {
     for _ in 0..<50 {
         try await publisher.publish(topic, payload: [0])
-        if (try? reader.next(within: 0.2) { if case .message(let m) = $0 { m.topic == topic } else { false } }) != nil { return }
+        if (try? await reader.next(within: 0.2) { if case .message(let m) = $0 { m.topic == topic } else { false } }) != nil { return }
     }
     throw TestSupportError("the subscription never delivered a probe on \(topic)")
 }
@@ -55,14 +60,14 @@ struct MQTTInboxTests {
             defer { listener.stop(); publisher.stop() }
             listener.start()
             publisher.start()
-            _ = try reader.next(where: isConnected)
+            _ = try await reader.next(where: isConnected)
             try listener.subscribeWithoutWaiting(["kognita/inbox/#"])
             _ = try await publisher.waitUntilConnected()
             try await awaitSubscription(reader, publisher: publisher, topic: "kognita/inbox/probe")
             for index in 1...20 { try await publisher.publish("kognita/inbox/\(index)", payload: [UInt8(index)]) }
             var received: [UInt8] = []
             while received.count < 20 {
-                let item = try reader.next { if case .message(let m) = $0 { m.topic != "kognita/inbox/probe" } else { false } }
+                let item = try await reader.next { if case .message(let m) = $0 { m.topic != "kognita/inbox/probe" } else { false } }
                 if case .message(let message) = item { received.append(contentsOf: message.payload) }
             }
             #expect(received == Array(1...20))
@@ -87,16 +92,16 @@ struct MQTTInboxTests {
             let client = try MQTTClient(MQTTClientTests.config(broker, "inbox-refused"), inbox: inbox)
             defer { client.stop() }
             client.start()
-            _ = try reader.next(where: isConnected)
+            _ = try await reader.next(where: isConnected)
             try client.send("denied/topic", payload: [1])
-            let item = try reader.next(where: isRefusal)
+            let item = try await reader.next(where: isRefusal)
             guard case .event(.operationRefused(let description)) = item else { Issue.record("no refusal"); return }
             #expect(description.contains("publish"))
             #expect(description.contains("Not authorized"))
             #expect(description.contains("ACL"))
             // An allowed one is not reported.
             try client.send("allowed/topic", payload: [1])
-            #expect((try? reader.next(within: 1, where: isRefusal)) == nil)
+            #expect((try? await reader.next(within: 1, where: isRefusal)) == nil)
         }
     }
 
@@ -110,7 +115,7 @@ struct MQTTInboxTests {
             defer { listener.stop(); publisher.stop() }
             listener.start()
             publisher.start()
-            _ = try reader.next(where: isConnected)
+            _ = try await reader.next(where: isConnected)
             try listener.subscribeWithoutWaiting(["kognita/flood/#"])
             _ = try await publisher.waitUntilConnected()
             try await awaitSubscription(reader, publisher: publisher, topic: "kognita/flood/probe")

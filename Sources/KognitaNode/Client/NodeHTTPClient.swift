@@ -1,3 +1,4 @@
+import KognitaSystem
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -62,11 +63,24 @@ public struct NodeHTTPClient: Sendable {
         } catch {
             throw NodeURLError("cannot connect to the node at \(host):\(port) (\(error)); is kognita-node running, and is this its [api] listen address?")
         }
+        let timedOut = Protected(false)
         let timer = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
+            timedOut.withLock { $0 = true }
             channel.channel.close(promise: nil)
         }
         defer { timer.cancel() }
-        return try await channel.executeThenClose { inbound, outbound in
+        do {
+            return try await exchange(over: channel, method, path, body: body, contentType: contentType, timeout: timeout)
+        } catch where timedOut.withLock({ $0 }) {
+            // Closing the channel is how the timeout stops the exchange; say
+            // so, rather than NIO's "I/O on closed channel".
+            throw NodeURLError("the node at \(host):\(port) did not answer \(method) \(path) within \(timeout); it may be overloaded or stuck (see its log and /v1/status)")
+        }
+    }
+
+    private func exchange(over channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>, _ method: HTTPMethod, _ path: String,
+                          body: [UInt8]?, contentType: String, timeout: Duration) async throws -> Response {
+        try await channel.executeThenClose { inbound, outbound in
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: basePath + path)
             head.headers.add(name: "Host", value: "\(host):\(port)")
             head.headers.add(name: "Connection", value: "close")

@@ -4,7 +4,6 @@ import KognitaCore
 import KognitaLedger
 import KognitaNode
 import KognitaSystem
-import Synchronization
 
 /// `kognita load`: a load run against a running network, straight to the
 /// nodes in the client role (no MQTT): many accounts, each submitting chained
@@ -130,7 +129,7 @@ struct LoadRun: Sendable {
         let network = genesis.network
         let recipients = keys.map(\.publicKey)
         let batchSize = self.batchSize
-        let totals = Shared(Result(offered: rate))
+        let totals = Protected(Result(offered: rate))
         let start = ContinuousClock.now
         // Open loop: batch number k may leave at start + k * interval, whoever sends it.
         let interval: Duration? = rate.map { .seconds(Double(batchSize) / Double($0)) }
@@ -190,11 +189,4 @@ struct LoadRun: Sendable {
     static func decided(_ acks: AsyncStream<Ack>) async -> Ack? {
         await firstAck(of: acks, within: .seconds(600)) { $0.status != .accepted }
     }
-}
-
-/// A value shared by concurrent tasks behind a lock.
-final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R: Sendable>(_ body: (inout sending Value) -> sending R) -> R { mutex.withLock(body) }
 }

@@ -16,8 +16,9 @@ final class InboxReader {
     init(_ inbox: MQTTInbox) { self.inbox = inbox }
 
     /// The next item that matches (the ones before it are passed over), or
-    /// an error after `seconds`.
-    func next(within seconds: Double = 10, where match: (MQTTInbox.Item) -> Bool) async throws -> MQTTInbox.Item {
+    /// an error after `seconds` (generous: the whole suite runs in parallel
+    /// on two cores, and one full local run in four stalled past 10 s).
+    func next(within seconds: Double = 30, where match: (MQTTInbox.Item) -> Bool) async throws -> MQTTInbox.Item {
         let deadline = Date().addingTimeInterval(seconds)
         repeat {
             while !buffered.isEmpty {
@@ -41,29 +42,37 @@ func isRefusal(_ item: MQTTInbox.Item) -> Bool { if case .event(.operationRefuse
 /// Publishes probes on `topic` until one reaches `inbox` (the subscription,
 /// made without waiting, is then in place); the probe is taken.
 func awaitSubscription(_ reader: InboxReader, publisher: MQTTClient, topic: String) async throws {
-    for _ in 0..<50 {
+    let deadline = Date().addingTimeInterval(30)
+    while Date() < deadline {
         try await publisher.publish(topic, payload: [0])
         if (try? await reader.next(within: 0.2) { if case .message(let m) = $0 { m.topic == topic } else { false } }) != nil { return }
     }
     throw TestSupportError("the subscription never delivered a probe on \(topic)")
 }
 
+/// Runs `body` with a started listener that delivers to an inbox of
+/// `capacity`, subscribed (without waiting) to `prefix/#` and known to
+/// receive, and a started publisher; both are stopped afterwards.
+func withInboxListener(_ broker: MosquittoBroker, capacity: Int, prefix: String,
+                       _ body: (_ listener: MQTTClient, _ reader: InboxReader, _ publisher: MQTTClient) async throws -> Void) async throws {
+    let reader = InboxReader(MQTTInbox(capacity: capacity))
+    let listener = try MQTTClient(MQTTClientTests.config(broker, "\(prefix)-listener"), inbox: reader.inbox)
+    let publisher = try MQTTClient(MQTTClientTests.config(broker, "\(prefix)-publisher"))
+    defer { listener.stop(); publisher.stop() }
+    listener.start()
+    publisher.start()
+    _ = try await reader.next(where: isConnected)
+    try listener.subscribeWithoutWaiting(["\(prefix)/#"])
+    _ = try await publisher.waitUntilConnected()
+    try await awaitSubscription(reader, publisher: publisher, topic: "\(prefix)/probe")
+    try await body(listener, reader, publisher)
+}
+
 @Suite("MQTT client with an inbox, for a poll(2) loop (real broker)", .serialized)
 struct MQTTInboxTests {
     @Test("events and messages arrive through the inbox in order, and the async streams stay empty")
     func eventsAndMessagesArrive() async throws {
-        try await MosquittoBroker.with { broker in
-            let inbox = MQTTInbox(capacity: 64)
-            let reader = InboxReader(inbox)
-            let listener = try MQTTClient(MQTTClientTests.config(broker, "inbox-listener"), inbox: inbox)
-            let publisher = try MQTTClient(MQTTClientTests.config(broker, "inbox-publisher"))
-            defer { listener.stop(); publisher.stop() }
-            listener.start()
-            publisher.start()
-            _ = try await reader.next(where: isConnected)
-            try listener.subscribeWithoutWaiting(["kognita/inbox/#"])
-            _ = try await publisher.waitUntilConnected()
-            try await awaitSubscription(reader, publisher: publisher, topic: "kognita/inbox/probe")
+        try await MosquittoBroker.with { broker in try await withInboxListener(broker, capacity: 64, prefix: "kognita/inbox") { listener, reader, publisher in
             for index in 1...20 { try await publisher.publish("kognita/inbox/\(index)", payload: [UInt8(index)]) }
             var received: [UInt8] = []
             while received.count < 20 {
@@ -75,7 +84,7 @@ struct MQTTInboxTests {
             var streamed = 0
             for await _ in listener.messages { streamed += 1 }
             #expect(streamed == 0)
-        }
+        } }
     }
 
     @Test("a publish the broker's ACL refuses, nobody waiting for it (send), comes back as operationRefused")
@@ -107,18 +116,8 @@ struct MQTTInboxTests {
 
     @Test("messages beyond the inbox's capacity between two takes are dropped and counted, not queued without bound")
     func boundedInbox() async throws {
-        try await MosquittoBroker.with { broker in
-            let inbox = MQTTInbox(capacity: 5)
-            let reader = InboxReader(inbox)
-            let listener = try MQTTClient(MQTTClientTests.config(broker, "inbox-small"), inbox: inbox)
-            let publisher = try MQTTClient(MQTTClientTests.config(broker, "inbox-flood"))
-            defer { listener.stop(); publisher.stop() }
-            listener.start()
-            publisher.start()
-            _ = try await reader.next(where: isConnected)
-            try listener.subscribeWithoutWaiting(["kognita/flood/#"])
-            _ = try await publisher.waitUntilConnected()
-            try await awaitSubscription(reader, publisher: publisher, topic: "kognita/flood/probe")
+        try await MosquittoBroker.with { broker in try await withInboxListener(broker, capacity: 5, prefix: "kognita/flood") { listener, reader, publisher in
+            let inbox = reader.inbox
             _ = inbox.take() // any later probe copies; the flood must start from an empty inbox
             for index in 0..<30 { try await publisher.publish("kognita/flood/\(index)", payload: [UInt8(index)]) }
             // Wait (without taking) until all 30 have reached the client.
@@ -126,6 +125,6 @@ struct MQTTInboxTests {
             let messages = inbox.take().filter { if case .message = $0 { true } else { false } }
             #expect(messages.count == 5)
             #expect(listener.droppedMessages == 25)
-        }
+        } }
     }
 }

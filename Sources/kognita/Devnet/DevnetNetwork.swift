@@ -42,26 +42,17 @@ final class DevnetNetwork: Sendable {
         self.directory = directory
         self.tools = tools
         network = try! NetworkID("kognita-devnet")
+        // FreePort never hands out a port twice in one process, so these do not overlap.
         let peerBase = try FreePort.findRange(count)
-        var apiBase = try FreePort.findRange(count)
-        while abs(apiBase - peerBase) <= count { apiBase = try FreePort.findRange(count) }
-        apiBasePort = apiBase
-        var used = Set((1...count).flatMap { [peerBase + $0, apiBase + $0] })
-        func freePort() throws -> Int {
-            for _ in 0..<50 {
-                let port = try FreePort.find()
-                if used.insert(port).inserted { return port }
-            }
-            throw CLIError("cannot find a free TCP port on 127.0.0.1")
-        }
-        brokerPort = try freePort()
-        let tlsPort = try freePort()
-        bridgeMetricsPorts = try (0..<bridgeCount).map { _ in try freePort() }
+        apiBasePort = try FreePort.findRange(count)
+        brokerPort = try FreePort.find()
+        let tlsPort = try FreePort.find()
+        bridgeMetricsPorts = try (0..<bridgeCount).map { _ in try FreePort.find() }
 
         // The network: genesis, validator keys and node configs, the faucet key.
         let genesisCommand = try GenesisNewCommand.parse([
             "--network", network.rawValue, "--validators", "\(count)", "--out", "\(directory)/net",
-            "--base-port", "\(peerBase)", "--api-base-port", "\(apiBase)",
+            "--base-port", "\(peerBase)", "--api-base-port", "\(apiBasePort)",
         ])
         _ = try genesisCommand.makeNetwork()
         genesis = try Node.loadGenesis("\(directory)/net/genesis.toml")

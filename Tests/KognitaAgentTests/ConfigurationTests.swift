@@ -19,6 +19,27 @@ struct ConfigurationTests {
         #expect(configuration.batcher.maxTransfers == 256 && configuration.batcher.maxDelayMilliseconds == 2000)
         #expect(configuration.sensors.map(\.id) == ["meter-1"])
         #expect(configuration.rules.map(\.id) == ["water"])
+        #expect(configuration.rules.map(\.dipToleranceMilliUnits) == [0])
+    }
+
+    @Test("rule.dip_tolerance is read in units (fractions allowed) and must not be negative")
+    func dipTolerance() throws {
+        let rule = """
+            [[sensor]]
+            id = "m"
+            kind = "simulated"
+            [[rule]]
+            sensor = "m"
+            recipient = "\(String(repeating: "ab", count: 32))"
+            every = 1
+            price = 1
+            hourly_cap = 100
+            """
+        #expect(try parse(rule + "\ndip_tolerance = 0.25\n").get().rules.map(\.dipToleranceMilliUnits) == [250])
+        guard case .failure(let errors) = parse(rule + "\ndip_tolerance = -1\n") else {
+            Issue.record("accepted a negative dip_tolerance"); return
+        }
+        #expect(errors.messages.contains { $0.hasPrefix("rule[0].dip_tolerance:") }, "\(errors.messages)")
     }
 
     @Test("an empty file is a valid configuration: every key has a default")

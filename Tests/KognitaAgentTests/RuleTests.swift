@@ -5,8 +5,9 @@ import KognitaCore
 @Suite("per_unit rule")
 struct PerUnitRuleTests {
     static let recipient = try! AccountID(bytes: [UInt8](repeating: 0xee, count: 32))
-    static func settings(every: UInt64 = 10, price: UInt64 = 3, cap: UInt64 = 1_000_000) -> PerUnitRule.Settings {
-        .init(id: "water", sensor: "meter-1", recipient: recipient, everyUnits: every, pricePerUnit: price, hourlyCap: cap)
+    static func settings(every: UInt64 = 10, price: UInt64 = 3, cap: UInt64 = 1_000_000, dipTolerance: Int64 = 0) -> PerUnitRule.Settings {
+        .init(id: "water", sensor: "meter-1", recipient: recipient, everyUnits: every, pricePerUnit: price, hourlyCap: cap,
+              dipToleranceMilliUnits: dipTolerance)
     }
 
     @Test("every N units pays price x units; the remainder carries over; the transfer says what triggered it")
@@ -25,6 +26,18 @@ struct PerUnitRuleTests {
         var rule = PerUnitRule(Self.settings(every: 1, price: 1))
         _ = rule.observe(Reading(milliUnits: 50_000, at: 1))
         #expect(rule.observe(Reading(milliUnits: 3_000, at: 2))?.amount == 3)
+    }
+
+    @Test("a drop within the dip tolerance is noise: nothing is counted until the counter passes its highest value; a larger drop is a reset")
+    func noisyDip() {
+        var rule = PerUnitRule(Self.settings(every: 1, price: 1, dipTolerance: 500))
+        _ = rule.observe(Reading(milliUnits: 50_000, at: 1))
+        #expect(rule.observe(Reading(milliUnits: 49_600, at: 2)) == nil)     // 0.4 units down: noise
+        #expect(rule.state.lastCounter == 50_000 && rule.state.unpaid == 0)
+        #expect(rule.observe(Reading(milliUnits: 50_900, at: 3)) == nil)     // 0.9 past the high: not a whole unit yet
+        #expect(rule.observe(Reading(milliUnits: 51_000, at: 4))?.amount == 1)
+        #expect(rule.observe(Reading(milliUnits: 50_499, at: 5))?.amount == 50) // 0.501 down: a reset, 50.499 units new
+        #expect(rule.state.lastCounter == 50_499 && rule.state.unpaid == 499)
     }
 
     @Test("over random readings with resets, every milli-unit is paid once or still carried, and no hour passes its cap",
@@ -56,6 +69,37 @@ struct PerUnitRuleTests {
         #expect(spentByHour.values.allSatisfy { $0 <= cap })
         // Paid blocks of 2 units at 7 per unit: 14 per 2,000 milli-units.
         #expect(paid / 14 * 2_000 + rule.state.unpaid == consumed)
+    }
+
+    @Test("over random noisy readings with resets, the rule never pays more than was consumed, and misses at most the tolerance per reset",
+          arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func noisyConservation(seed: UInt64) {
+        var generator = SplitMix(seed: seed)
+        let tolerance: Int64 = 300
+        var rule = PerUnitRule(Self.settings(every: 1, price: 1, dipTolerance: tolerance))
+        var counter: Int64 = 0, consumed: UInt64 = 0, paid: UInt64 = 0, resets: UInt64 = 0
+        _ = rule.observe(Reading(milliUnits: counter, at: 1))
+        for t in 2..<5_000 as Range<UInt64> {
+            if UInt64.random(in: 0..<100, using: &generator) == 0, counter > 6_000 {
+                // A reset: the drop is larger than the tolerance even with noise on both sides.
+                counter = Int64.random(in: 0...5_000, using: &generator)
+                consumed += UInt64(counter)
+                resets += 1
+            } else {
+                let step = Int64.random(in: 0...2_000, using: &generator)
+                counter += step
+                consumed += UInt64(step)
+            }
+            // The sensor reads low by up to the tolerance.
+            let noise = Int64.random(in: 0...tolerance, using: &generator)
+            if let transfer = rule.observe(Reading(milliUnits: counter - noise, at: t)) {
+                paid += transfer.amount.baseUnits
+            }
+        }
+        let counted = paid * 1_000 + rule.state.unpaid
+        #expect(counted <= consumed)
+        #expect(consumed - counted <= UInt64(tolerance) * (resets + 1))
+        #expect(resets > 10)
     }
 
     @Test("with the spool full, consumption is counted and paid later, nothing lost")

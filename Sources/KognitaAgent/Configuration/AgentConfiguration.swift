@@ -120,7 +120,12 @@ public struct AgentConfiguration: Sendable {
                   let cap = reader.unsigned(rule, at, "hourly_cap", range: 1...UInt64.max) else {
                 reader.fail(at, "needs every (units per payment), price (per unit) and hourly_cap, all whole numbers of at least 1"); continue
             }
-            c.rules.append(.init(id: id, sensor: sensor, recipient: recipient, everyUnits: every, pricePerUnit: price, hourlyCap: cap))
+            let dipTolerance = reader.float(rule, at, "dip_tolerance") ?? 0
+            guard (0...1e12).contains(dipTolerance) else {
+                reader.fail("\(at).dip_tolerance", "must be between 0 and 1e12 units (the largest drop of the counter read as noise, not a reset)"); continue
+            }
+            c.rules.append(.init(id: id, sensor: sensor, recipient: recipient, everyUnits: every, pricePerUnit: price, hourlyCap: cap,
+                                 dipToleranceMilliUnits: Int64((dipTolerance * 1000).rounded())))
         }
         if Set(c.rules.map { $0.id }).count != c.rules.count { reader.fail("rule", "two rules share an id; each rule's state is kept under its id") }
         reader.rejectUnknownKeys()
@@ -138,7 +143,7 @@ public struct AgentConfiguration: Sendable {
             "spool.max_bytes = \(spoolCapacityBytes)",
         ]
         lines += sensors.map { "sensor \($0.id): \($0.summary)" }
-        lines += rules.map { "rule \($0.id): every \($0.everyUnits) units of \($0.sensor) pays \($0.pricePerUnit)/unit to \($0.recipient.hex.prefix(12))..., cap \($0.hourlyCap)/h" }
+        lines += rules.map { "rule \($0.id): every \($0.everyUnits) units of \($0.sensor) pays \($0.pricePerUnit)/unit to \($0.recipient.hex.prefix(12))..., cap \($0.hourlyCap)/h, \($0.dipToleranceMilliUnits == 0 ? "every drop is a reset" : "drops up to \(Double($0.dipToleranceMilliUnits) / 1000) units are noise")" }
         return lines
     }
 }

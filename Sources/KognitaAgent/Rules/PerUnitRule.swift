@@ -5,6 +5,10 @@ import KognitaCore
 ///
 /// The sensor is a counter that increases; when it goes backwards the device
 /// restarted its count, and what it shows since then is new consumption.
+/// A sensor that jitters (an analog reading, a scaled value) can dip a little
+/// without a reset: a drop of at most `dipTolerance` is read as noise, so
+/// nothing is counted until the counter passes its highest value again. Read
+/// as a reset, such a dip would pay the whole counter value once more.
 /// Consumption is counted in milli-units and paid in whole blocks of N units;
 /// the remainder carries over. A rule never spends more than `hourlyCap` in a
 /// clock hour: what the cap holds back stays counted and is paid in a later
@@ -21,21 +25,28 @@ public struct PerUnitRule: Sendable, Hashable {
         public var pricePerUnit: UInt64
         /// Most this rule pays in one clock hour, base units.
         public var hourlyCap: UInt64
+        /// The largest drop of the counter read as noise rather than a
+        /// reset (milli-units, 0 or more).
+        public var dipToleranceMilliUnits: Int64
 
-        public init(id: String, sensor: String, recipient: AccountID, everyUnits: UInt64, pricePerUnit: UInt64, hourlyCap: UInt64) {
+        public init(id: String, sensor: String, recipient: AccountID, everyUnits: UInt64, pricePerUnit: UInt64, hourlyCap: UInt64,
+                    dipToleranceMilliUnits: Int64 = 0) {
             self.id = id
             self.sensor = sensor
             self.recipient = recipient
             self.everyUnits = everyUnits
             self.pricePerUnit = pricePerUnit
             self.hourlyCap = hourlyCap
+            self.dipToleranceMilliUnits = max(0, dipToleranceMilliUnits)
         }
     }
 
     /// What the rule remembers between readings; stored in the spool with
     /// every batch so a restart resumes exactly.
     public struct State: Sendable, Hashable {
-        /// The last counter value seen (milli-units); nil before the first reading.
+        /// The counter value consumption is counted from (milli-units): the
+        /// last reading, or the highest one while the counter is in a dip
+        /// within the tolerance; nil before the first reading.
         public var lastCounter: Int64?
         /// Consumed but not yet paid (milli-units).
         public var unpaid: UInt64 = 0
@@ -65,15 +76,30 @@ public struct PerUnitRule: Sendable, Hashable {
     /// (if a whole block is due and the hourly cap allows). With `mayPay`
     /// false (the spool is full) consumption is only counted.
     public mutating func observe(_ reading: Reading, mayPay: Bool = true) -> Transfer? {
-        defer { state.lastCounter = reading.milliUnits }
         if let last = state.lastCounter {
-            // A counter that went backwards was reset: count what it shows now.
-            let (difference, overflow) = reading.milliUnits.subtractingReportingOverflow(last)
-            let delta = reading.milliUnits >= last && !overflow ? difference : max(0, reading.milliUnits)
-            state.unpaid = state.unpaid.addingReportingOverflow(UInt64(delta)).partialValue
+            let (rise, overflow) = reading.milliUnits.subtractingReportingOverflow(last)
+            if reading.milliUnits >= last && !overflow {
+                state.unpaid = state.unpaid.addingReportingOverflow(UInt64(rise)).partialValue
+                state.lastCounter = reading.milliUnits
+            } else if isNoise(dipFrom: last, to: reading.milliUnits) {
+                // Keep counting from the highest value: what the counter shows
+                // until it passes it again was paid already.
+            } else {
+                // A reset: what the counter shows now is new consumption.
+                state.unpaid = state.unpaid.addingReportingOverflow(UInt64(max(0, reading.milliUnits))).partialValue
+                state.lastCounter = reading.milliUnits
+            }
+        } else {
+            state.lastCounter = reading.milliUnits
         }
         guard mayPay else { return nil }
         return payment(for: reading)
+    }
+
+    /// Whether a drop from `last` to `now` is within the dip tolerance.
+    private func isNoise(dipFrom last: Int64, to now: Int64) -> Bool {
+        let (drop, overflow) = last.subtractingReportingOverflow(now)
+        return !overflow && drop <= settings.dipToleranceMilliUnits
     }
 
     private mutating func payment(for reading: Reading) -> Transfer? {

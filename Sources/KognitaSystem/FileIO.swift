@@ -113,6 +113,30 @@ public enum FileIO {
         if let failure { throw FileError(path, errno: failure, doing: "cannot write") }
     }
 
+    /// Removes the temporary files that ``writeAtomically(_:to:mode:replace:durable:)``
+    /// left next to `path` when a process died between creating and renaming
+    /// one (a SIGKILL or power cut mid-write); returns how many it removed.
+    ///
+    /// Only for a caller that is the file's sole writer (for example under a
+    /// lock): a temporary of a write in progress elsewhere would be removed too.
+    /// On a small device a compaction's leftover is as large as the file it
+    /// replaced, and a few power cuts could fill the card.
+    @discardableResult
+    public static func removeAbandonedTemporaries(of path: String) -> Int {
+        let directory = parentDirectory(of: path)
+        let prefix = ".\(baseName(of: path)).tmp-"
+        guard let stream = opendir(directory) else { return 0 }
+        defer { closedir(stream) }
+        var removed = 0
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: entry.pointee.d_name)) { String(cString: $0) }
+            }
+            if name.hasPrefix(prefix) && unlink("\(directory)/\(name)") == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// Makes a rename or link durable: the directory entry lives in the directory.
     private static func syncDirectory(_ directory: String) {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

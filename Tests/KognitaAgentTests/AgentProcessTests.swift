@@ -100,6 +100,32 @@ final class TestBridge: Sendable {
 
 @Suite("kognita-agent process (real broker, real files, SIGKILL)", .serialized)
 struct AgentProcessTests {
+    /// Starts the agent, then for each round consumes a random number of
+    /// units (a few ms apart), waits a random pause, kills the agent with
+    /// SIGKILL and starts it again; every third round `whileDown` more units
+    /// are consumed while it is down. Returns the running agent and the units
+    /// consumed in all.
+    static func consumeWithKills(_ harness: AgentHarness, rounds: Int, steps: ClosedRange<Int>,
+                                 pauseBeforeKill: ClosedRange<Int> = 0...0, whileDown: Int = 0) async throws -> (SpawnedProcess, Int) {
+        // The first run makes the key and takes the counter's starting point.
+        var agent = try harness.start()
+        try await harness.waitUntilRunning()
+        var units = 0
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<rounds {
+            for _ in 0..<Int.random(in: steps, using: &generator) {
+                units += 1
+                try harness.setCounter(units)
+                try await Task.sleep(for: .milliseconds(Int.random(in: 2...25, using: &generator)))
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: pauseBeforeKill, using: &generator)))
+            agent.stop(signal: SIGKILL)
+            if round % 3 == 0 && whileDown > 0 { units += whileDown; try harness.setCounter(units) }
+            agent = try harness.start()
+        }
+        return (agent, units)
+    }
+
     @Test("with a bridge that acks every batch final, every unit consumed is paid exactly once and the spool drains")
     func streamsToFinal() async throws {
         try await MosquittoBroker.with { broker in
@@ -136,24 +162,8 @@ struct AgentProcessTests {
                 let harness = try AgentHarness(directory: dir, port: broker.port)
                 let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
                 defer { bridge.stop() }
-                // The first run makes the key and takes the counter's starting point.
-                var agent = try harness.start()
-                try await harness.waitUntilRunning()
-                var units = 0
-                var generator = SystemRandomNumberGenerator()
-                for round in 0..<10 {
-                    // Consume while the agent runs, then kill it at a random moment.
-                    let steps = Int.random(in: 5...60, using: &generator)
-                    for _ in 0..<steps {
-                        units += 1
-                        try harness.setCounter(units)
-                        try await Task.sleep(for: .milliseconds(Int.random(in: 2...25, using: &generator)))
-                    }
-                    agent.stop(signal: SIGKILL)
-                    // Consumption while the agent is down is counted when it comes back.
-                    if round % 3 == 0 { units += 7; try harness.setCounter(units) }
-                    agent = try harness.start()
-                }
+                // Consumption while the agent is down (every third round) is counted when it comes back.
+                let (agent, units) = try await Self.consumeWithKills(harness, rounds: 10, steps: 5...60, whileDown: 7)
                 defer { agent.stop(signal: SIGKILL) }
                 #expect(await eventually(within: 30) { bridge.ledger.withLock { $0.paid } == UInt64(units) },
                         "paid \(bridge.ledger.withLock { $0.paid }) of \(units)\n\(harness.log().suffix(3000))")
@@ -219,6 +229,36 @@ struct AgentProcessTests {
                 bridge.ledger.withLock { l in
                     #expect(l.rivals == 3 && l.reasonsSent[.stale, default: 0] >= 3, "stale was not exercised")
                     #expect(l.reasonsSent[.insufficientFunds] == 2)
+                    #expect(l.paidTransfers.values.allSatisfy { $0 == 1 }, "a transfer was paid twice")
+                }
+                #expect(harness.log().contains("re-chaining"))
+            }
+        }
+    }
+
+    @Test("killed with SIGKILL at random moments while rival batches keep forcing re-chains: every unit is paid exactly once")
+    func survivesSIGKILLWhileRechaining() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
+                defer { bridge.stop() }
+                // Every other batch that would apply loses its seq to a rival:
+                // the agent is re-chaining (asking for its head, re-signing,
+                // spooling the replacements) for much of the run.
+                bridge.ledger.withLock { $0.rivalEvery = 2; $0.rivalsLeft = 1_000 }
+                // A pause before each kill lets acks (and so re-chains) arrive: the kill lands among them.
+                let (agent, units) = try await Self.consumeWithKills(harness, rounds: 8, steps: 10...50, pauseBeforeKill: 0...600)
+                defer { agent.stop(signal: SIGKILL) }
+                // Rivals stop; what is still pending must now become final.
+                bridge.ledger.withLock { $0.rivalsLeft = 0 }
+                #expect(await eventually(within: 40) { bridge.ledger.withLock { $0.paid } == UInt64(units) },
+                        "paid \(bridge.ledger.withLock { $0.paid }) of \(units)\n\(harness.log().suffix(3000))")
+                #expect(await eventually(within: 10) { harness.status()?["pending_batches"] as? Int == 0 }, "the spool did not drain")
+                agent.stop(signal: SIGTERM, timeout: 10)
+                bridge.ledger.withLock { l in
+                    #expect(l.rivals >= 5, "re-chaining was hardly exercised: \(l.rivals) rivals")
+                    #expect(l.paid == UInt64(units), "paid twice or lost: \(l.paid) vs \(units)")
                     #expect(l.paidTransfers.values.allSatisfy { $0 == 1 }, "a transfer was paid twice")
                 }
                 #expect(harness.log().contains("re-chaining"))

@@ -97,6 +97,24 @@ struct SpoolTests {
         }
     }
 
+    @Test("a compaction cut short leaves its temporary file; the next open removes it and nothing else")
+    func abandonedCompaction() async throws {
+        try await TemporaryDirectory.with { dir in
+            let made: [SignedBatch]
+            do { made = try chain.append(2, to: try Spool(directory: dir)) }
+            // What a SIGKILL between writing and renaming leaves (FileIO's naming).
+            let leftover = "\(dir)/.spool.journal.tmp-4242-00112233aabb"
+            try Data(repeating: 0x4B, count: 70_000).write(to: URL(fileURLWithPath: leftover))
+            let unrelated = "\(dir)/.status.json.tmp-4242-00112233aabb"
+            try Data([1]).write(to: URL(fileURLWithPath: unrelated))
+            let spool = try Spool(directory: dir)
+            #expect(spool.recovery.abandonedTemporaries == 1)
+            #expect(!FileManager.default.fileExists(atPath: leftover))
+            #expect(FileManager.default.fileExists(atPath: unrelated))
+            #expect(spool.pending.map(\.id) == made.map(\.id))
+        }
+    }
+
     @Test("garbage, an empty file or a missing file never stop the spool from opening")
     func garbage() async throws {
         try await TemporaryDirectory.with { dir in

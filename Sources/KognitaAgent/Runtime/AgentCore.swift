@@ -92,6 +92,9 @@ public final class AgentCore {
         if !spool.recovery.dropped.isEmpty {
             log.warning("spool repaired on start: dropped \(spool.recovery.dropped.map { "\($0.count) bytes at \($0.lowerBound)" }.joined(separator: ", "))\(spool.recovery.tornTailOnly ? " (a torn last record, from a crash mid-write)" : " (damaged records)"); kept \(spool.recovery.records) records")
         }
+        if spool.recovery.abandonedTemporaries > 0 {
+            log.info("spool: removed \(spool.recovery.abandonedTemporaries) leftover file(s) of a compaction cut short by a crash; the journal itself is intact")
+        }
         rules = RuleBook(configuration.rules, resumingFrom: spool.ruleState)
         batcher = Batcher(limits: configuration.batcher)
         uplink = Uplink(pending: spool.pending, provenNextSeq: spool.provenNextSeq, settings: configuration.uplink)

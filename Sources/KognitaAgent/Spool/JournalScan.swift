@@ -35,7 +35,8 @@ struct JournalScan {
               bytes[offset] == SpoolRecord.magic[0], bytes[offset + 1] == SpoolRecord.magic[1] else { return nil }
         let type = bytes[offset + 2]
         let length = Int(readLittleEndian(bytes[(offset + 3)..<(offset + 7)]))
-        guard length <= SpoolRecord.maxPayload, bytes.count - offset - header >= length else { return nil }
+        guard length <= SpoolRecord.maxPayload, bytes.count - offset - header >= length,
+              length > 0, SpoolRecord.payloadStart[type] == bytes[offset + header] else { return nil }
         let expected = readLittleEndian(bytes[(offset + 7)..<(offset + 11)])
         let payloadRange = (offset + header)..<(offset + header + length)
         let crc = CRC32C.checksum(bytes[payloadRange], continuing: CRC32C.checksum(bytes[(offset + 2)..<(offset + 7)]))

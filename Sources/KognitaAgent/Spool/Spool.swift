@@ -29,6 +29,9 @@ public final class Spool {
         public var tornTailOnly = false
         /// Batches whose records no longer verified (dropped).
         public var unusableBatches = 0
+        /// Leftovers of a compaction cut short (a crash between writing the
+        /// new journal and renaming it into place), removed.
+        public var abandonedTemporaries = 0
     }
 
     /// The journal's path.
@@ -78,7 +81,9 @@ public final class Spool {
         for record in scan.records { state.apply(record) }
         recovery = Recovery(records: scan.records.count, dropped: scan.damaged,
                             tornTailOnly: scan.damageIsTornTail && scan.damaged.last?.upperBound == existing.count,
-                            unusableBatches: state.unusable)
+                            unusableBatches: state.unusable,
+                            // We hold the lock: no other writer's temporary can be there.
+                            abandonedTemporaries: FileIO.removeAbandonedTemporaries(of: path))
         fd = -1
         sizeBytes = 0
         if !scan.damaged.isEmpty || state.unusable > 0 || existing.count > 2 * max(state.liveBytes, 32 << 10) {

@@ -33,6 +33,11 @@ enum SpoolRecord: Sendable, Equatable {
     /// bytes actually in the file, and a re-chain record may be large.
     static let maxPayload = Int(Int32.max)
 
+    /// The first payload byte each record type starts with (its CBOR map
+    /// header), by type code. A scan checks it before the CRC, so a stray
+    /// magic in damaged bytes rarely costs a checksum over the rest of the file.
+    static let payloadStart: [UInt8: UInt8] = [1: 0xA2, 2: 0xA1, 5: 0xA2, 6: 0xA3, 7: 0xA4, 8: 0xA1]
+
     var typeCode: UInt8 {
         switch self {
         case .batch: 1

@@ -76,6 +76,16 @@ public final class MQTTClient: @unchecked Sendable {
         /// Filters to restore when the broker has lost our session.
         var subscriptions: [String: Int32] = [:]
 
+        /// QoS 1 publishes written and not yet acknowledged, awaited or not
+        /// (one whose caller is about to register is not counted).
+        var publishesInFlight: Int {
+            var count = unawaited.values.filter { $0 == .publish }.count
+            #if !KOGNITA_EMBEDDED
+            count += publishes.count
+            #endif
+            return count
+        }
+
         /// A completion with no waiter: true when nobody will wait for it;
         /// otherwise it is kept for the caller about to register.
         mutating func recordCompletion(mid: Int32, reason: Int32) -> Bool {
@@ -217,6 +227,7 @@ public final class MQTTClient: @unchecked Sendable {
                     loopRC = serviceConnection(waitingAtMost: 250)
                     if loopRC != MOSQ_ERR_SUCCESS.rawValue { break }
                 }
+                if loopRC == MOSQ_ERR_SUCCESS.rawValue { awaitAcknowledgements(seconds: 1) }
                 let (stopping, hadSession) = state.withLock { s in
                     defer { s.connected = false; s.connectedThisSession = false }
                     return (s.stopping, s.connectedThisSession)
@@ -235,12 +246,35 @@ public final class MQTTClient: @unchecked Sendable {
             delay = min(configuration.reconnectDelayMaxSeconds, delay * 2)
         }
         // Say goodbye properly, so the broker does not publish our will.
-        if mosquitto_disconnect_v5(handle, 0, nil) == MOSQ_ERR_SUCCESS.rawValue {
-            for _ in 0..<4 where mosquitto_want_write(handle) && serviceConnection(waitingAtMost: 50) == MOSQ_ERR_SUCCESS.rawValue {}
-        }
+        if mosquitto_disconnect_v5(handle, 0, nil) == MOSQ_ERR_SUCCESS.rawValue { flushBeforeClosing() }
         state.withLock { $0.threadFinished = true; $0.connected = false }
         failEverythingPending()
         finished.signal()
+    }
+
+    /// Before saying goodbye, lets the broker acknowledge the QoS 1 publishes
+    /// in flight (for at most `seconds`). Closing a socket with unread input
+    /// (their PUBACKs) makes the kernel reset the connection, and a broker
+    /// reset before it has read the last publishes and the DISCONNECT drops
+    /// them and publishes the will of a client that stopped cleanly.
+    private func awaitAcknowledgements(seconds: Double) {
+        let deadline = Monotonic.seconds() + seconds
+        while state.withLock({ $0.publishesInFlight > 0 }) && Monotonic.seconds() < deadline {
+            guard serviceConnection(waitingAtMost: 20) == MOSQ_ERR_SUCCESS.rawValue else { return }
+        }
+    }
+
+    /// Writes what is queued (the DISCONNECT last), waiting at most 200 ms
+    /// for the socket. Only writes: once disconnecting, libmosquitto takes any
+    /// packet it reads (a PUBACK still on its way) for a protocol error and
+    /// closes the socket with the DISCONNECT unsent, and the broker then
+    /// publishes the will of a client that stopped cleanly.
+    private func flushBeforeClosing() {
+        for _ in 0..<4 where mosquitto_want_write(handle) {
+            var socket = pollfd(fd: mosquitto_socket(handle), events: Int16(POLLOUT), revents: 0)
+            guard socket.fd >= 0, poll(&socket, 1, 50) > 0, socket.revents & Int16(POLLOUT) != 0,
+                  mosquitto_loop_write(handle, 1) == MOSQ_ERR_SUCCESS.rawValue else { return }
+        }
     }
 
     private var endpoint: String { "\(configuration.host):\(configuration.port)" }

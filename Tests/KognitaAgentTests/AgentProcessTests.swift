@@ -266,6 +266,43 @@ struct AgentProcessTests {
         }
     }
 
+    @Test("the state topic holds a retained online while the agent runs, and offline after a clean stop and (the last will) after a SIGKILL")
+    func onlineAndOffline() async throws {
+        try await MosquittoBroker.with { broker in
+            try await TemporaryDirectory.with { dir in
+                let harness = try AgentHarness(directory: dir, port: broker.port)
+                var agent = try harness.start()
+                defer { agent.stop(signal: SIGKILL) }
+                try await harness.waitUntilRunning()
+                let device = try #require(harness.status()?["device"] as? String)
+                // Another client, as a dashboard would be: it only reads the topic.
+                let watcher = try MQTTClient(MQTTConfiguration(port: broker.port, clientID: "state-watcher", cleanStart: true, sessionExpirySeconds: 0))
+                watcher.start()
+                defer { watcher.stop() }
+                _ = try await first(watcher.events) { if case .connected = $0 { true } else { false } }
+                try await watcher.subscribe(["kognita/kognita-devnet/\(device)/state"])
+                let seen = Protected<[String]>([])
+                let reader = Task {
+                    for await message in watcher.messages {
+                        let text = String(decoding: message.payload, as: UTF8.self)
+                        seen.withLock { $0.append(text) }
+                    }
+                }
+                defer { reader.cancel() }
+                func states() -> [String] { seen.withLock { $0 } }
+
+                #expect(await eventually(within: 10) { states() == ["online"] }, "\(states())")
+                agent.stop(signal: SIGTERM, timeout: 10)
+                #expect(await eventually(within: 10) { states() == ["online", "offline"] }, "after a clean stop: \(states())")
+                agent = try harness.start()
+                #expect(await eventually(within: 10) { states() == ["online", "offline", "online"] }, "after a restart: \(states())")
+                try await Task.sleep(for: .milliseconds(300))
+                agent.stop(signal: SIGKILL)
+                #expect(await eventually(within: 10) { states() == ["online", "offline", "online", "offline"] }, "after SIGKILL: \(states())")
+            }
+        }
+    }
+
     @Test("a spool with a torn last record: the agent starts, says what it dropped, and still pays every unit once")
     func tornSpool() async throws {
         try await MosquittoBroker.with { broker in

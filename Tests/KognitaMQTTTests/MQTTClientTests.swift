@@ -44,6 +44,39 @@ struct MQTTClientTests {
         }
     }
 
+    @Test("a clean stop right after QoS 1 publishes (their PUBACKs still on the way) sends DISCONNECT: the broker never publishes the will")
+    func cleanStopKeepsTheWill() async throws {
+        try await MosquittoBroker.with { broker in
+            try await withClients([Self.config(broker, "watcher", cleanStart: true)]) { clients in
+                let watcher = clients[0]
+                _ = try await watcher.waitUntilConnected()
+                try await watcher.subscribe(["kognita/test/+/state"])
+                for round in 0..<15 {
+                    var configuration = Self.config(broker, "device-\(round)", cleanStart: true)
+                    configuration.will = .init(topic: "kognita/test/d\(round)/state", payload: Array("will".utf8), qos: 1, retain: false)
+                    let device = try MQTTClient(configuration)
+                    device.start()
+                    _ = try await device.waitUntilConnected()
+                    // A PUBACK arriving while the client says goodbye once made it drop the socket instead.
+                    for n in 0..<3 { try device.send("kognita/test/d\(round)/state", payload: Array("m\(n)".utf8), qos: 1, retain: false) }
+                    device.stop()
+                }
+                // Then a marker from the watcher: a will would come when the broker
+                // sees a socket close, at each stop, well before it.
+                try await Task.sleep(for: .milliseconds(500))
+                try await watcher.publish("kognita/test/end/state", payload: Array("end".utf8))
+                var payloads: [String] = []
+                while true {
+                    let message = try await first(watcher.messages, within: 10) { _ in true }
+                    if message.topic == "kognita/test/end/state" { break }
+                    payloads.append(String(decoding: message.payload, as: UTF8.self))
+                }
+                #expect(!payloads.contains("will"), "a cleanly stopped client's will was published: \(payloads)")
+                #expect(payloads.count == 15 * 3, "every publish made before stop goes out: \(payloads)")
+            }
+        }
+    }
+
     @Test("a client started while the broker is down connects once it is up")
     func startsBeforeBroker() async throws {
         try await TemporaryDirectory.with { dir in

@@ -299,6 +299,14 @@ public final class AgentCore {
     public func shutdown(now: UInt64) throws(AgentError) {
         log.info("stopping")
         if !spool.isFull { try close(batcher.take(), now: now) }
+        if status.brokerConnected {
+            // A clean DISCONNECT makes the broker discard the last will, so
+            // the agent says "offline" itself; it goes out ahead of the
+            // DISCONNECT on the same connection.
+            do throws(MQTTError) { try client.send(topics.state, payload: Array("offline".utf8), qos: 1, retain: true) } catch {
+                log.warning("could not say offline before stopping: \(error)")
+            }
+        }
         client.stop()
         // The status file outlives the process: it must not say connected.
         status.brokerConnected = false

@@ -5,12 +5,17 @@ Usage:
     verify_with_pycose.py FILE [--network NET]
 
 FILE holds the COSE_Sign1_Tagged bytes exactly as a device would publish them.
-The script applies every rule of the wire contract (/work/shared/PROTOCOL.md,
+The script applies every rule of the wire contract (docs/PROTOCOL.md,
 "Kognita device protocol, version 1"), verifies the Ed25519 signature with
 pycose using a key built from the kid, and prints one JSON object:
 
     {"valid": true, "id": hex, "signer": hex, "batch": {...}}      exit 0
     {"valid": false, "error": text, "reason": reason}               exit 1
+
+It needs pycose (`make setup` puts it in .build-venv: run it as
+`.build-venv/bin/python Tests/Interop/verify_with_pycose.py ...`, or
+`pip install pycose`); without it, it says so and exits 2, judging
+nothing.
 
 "reason" is one of malformed, bad-signature, wrong-network, too-large (the Ack
 reason names); the network check only runs when --network is given.
@@ -382,6 +387,12 @@ def main(argv):
         del args[i:i + 2]
     if len(args) != 1:
         print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        import pycose  # noqa: F401 (only checked here: a missing library is not a bad batch)
+    except ImportError as e:
+        print(f"verify_with_pycose: {e}; run it with .build-venv/bin/python (made by 'make setup') "
+              "or 'pip install pycose' first", file=sys.stderr)
         return 2
     with open(args[0], "rb") as f:
         data = f.read()

@@ -62,8 +62,8 @@ public final class MQTTClient: @unchecked Sendable {
 
         /// The waiters of one kind of operation.
         subscript(kind: OperationKind) -> [Int32: CheckedContinuation<Void, any Error>] {
-            get { kind == .publish ? publishes : subscribes }
-            set { if kind == .publish { publishes = newValue } else { subscribes = newValue } }
+            get { kind == .subscribe ? subscribes : publishes }
+            set { if kind == .subscribe { subscribes = newValue } else { publishes = newValue } }
         }
         #endif
         /// Completions that arrived before the caller registered (mid -> reason code).
@@ -76,10 +76,10 @@ public final class MQTTClient: @unchecked Sendable {
         /// Filters to restore when the broker has lost our session.
         var subscriptions: [String: Int32] = [:]
 
-        /// QoS 1 publishes written and not yet acknowledged, awaited or not
-        /// (one whose caller is about to register is not counted).
+        /// QoS 1 publishes not yet acknowledged, awaited or not (one whose
+        /// caller is about to register is not counted).
         var publishesInFlight: Int {
-            var count = unawaited.values.filter { $0 == .publish }.count
+            var count = unawaited.values.reduce(0) { $0 + ($1 == .publish ? 1 : 0) }
             #if !KOGNITA_EMBEDDED
             count += publishes.count
             #endif
@@ -96,7 +96,13 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     /// Operations that complete by mid.
-    fileprivate enum OperationKind: Sendable { case publish, subscribe }
+    fileprivate enum OperationKind: Sendable {
+        /// QoS 1 or 2: completes on the broker's acknowledgement, across reconnects.
+        case publish
+        /// QoS 0: completes once written; lost with the connection if not yet written.
+        case publishAtMostOnce
+        case subscribe
+    }
 
     private static let libraryReady: Bool = { mosquitto_lib_init() == MOSQ_ERR_SUCCESS.rawValue }()
 
@@ -270,10 +276,14 @@ public final class MQTTClient: @unchecked Sendable {
     /// closes the socket with the DISCONNECT unsent, and the broker then
     /// publishes the will of a client that stopped cleanly.
     private func flushBeforeClosing() {
-        for _ in 0..<4 where mosquitto_want_write(handle) {
+        let deadline = Monotonic.seconds() + 0.2
+        while mosquitto_want_write(handle) && Monotonic.seconds() < deadline {
             var socket = pollfd(fd: mosquitto_socket(handle), events: Int16(POLLOUT), revents: 0)
-            guard socket.fd >= 0, poll(&socket, 1, 50) > 0, socket.revents & Int16(POLLOUT) != 0,
-                  mosquitto_loop_write(handle, 1) == MOSQ_ERR_SUCCESS.rawValue else { return }
+            guard socket.fd >= 0 else { return } // written and closed: the DISCONNECT went out
+            let ready = poll(&socket, 1, 50)
+            if ready < 0 && errno != EINTR { return }
+            if ready <= 0 { continue }
+            guard mosquitto_loop_write(handle, 1) == MOSQ_ERR_SUCCESS.rawValue else { return }
         }
     }
 
@@ -319,7 +329,8 @@ public final class MQTTClient: @unchecked Sendable {
     /// lost (unlike QoS 1 publishes, which it resends), so their waiters would
     /// wait forever: fail them, and let the caller subscribe again on reconnect.
     private func failPendingSubscribes(reason: String) {
-        state.withLock { s in s.unawaited = s.unawaited.filter { $0.value != .subscribe } }
+        // QoS 0 publishes not yet written go with the connection too.
+        state.withLock { s in s.unawaited = s.unawaited.filter { $0.value == .publish } }
         #if !KOGNITA_EMBEDDED
         let waiting = state.withLock { s in
             defer { s.subscribes.removeAll() }
@@ -355,7 +366,7 @@ public final class MQTTClient: @unchecked Sendable {
         let queued = rc == MOSQ_ERR_NO_CONN.rawValue && qos > 0 && mid != 0
         guard rc == MOSQ_ERR_SUCCESS.rawValue || queued else { throw MQTTError("publish to \(topic)", code: rc) }
         if qos == 0 {
-            settleUnawaited(mid: mid, kind: .publish)
+            settleUnawaited(mid: mid, kind: .publishAtMostOnce)
             return
         }
         try await awaitCompletion(mid: mid, kind: .publish, operation: "publish to \(topic)")
@@ -374,7 +385,7 @@ public final class MQTTClient: @unchecked Sendable {
         wakeup.signal()
         let queued = rc == MOSQ_ERR_NO_CONN.rawValue && qos > 0 && mid != 0
         guard rc == MOSQ_ERR_SUCCESS.rawValue || queued else { throw MQTTError("publish to \(topic)", code: rc) }
-        settleUnawaited(mid: mid, kind: .publish)
+        settleUnawaited(mid: mid, kind: qos == 0 ? .publishAtMostOnce : .publish)
     }
 
     #if !KOGNITA_EMBEDDED
@@ -409,7 +420,7 @@ public final class MQTTClient: @unchecked Sendable {
     /// A refusal nobody waits for still reaches the application, as an event.
     private func reportIfRefused(kind: OperationKind, reason: Int32) {
         guard reason >= 0x80 else { return }
-        let what = kind == .publish ? "a publish" : "a subscription"
+        let what = kind == .subscribe ? "a subscription" : "a publish"
         deliver(.operationRefused(description: "the broker refused \(what): \(String(cString: mosquitto_reason_string(reason))) (reason \(reason)); check the broker's ACL for this client"))
     }
 
@@ -470,7 +481,7 @@ public final class MQTTClient: @unchecked Sendable {
         }
         if let waiter {
             if reason >= 0x80 {
-                waiter.resume(throwing: MQTTError.refused(kind == .publish ? "publish" : "subscribe", reasonCode: reason))
+                waiter.resume(throwing: MQTTError.refused(kind == .subscribe ? "subscribe" : "publish", reasonCode: reason))
             } else {
                 waiter.resume()
             }

@@ -38,6 +38,11 @@ struct PerUnitRuleTests {
         #expect(rule.observe(Reading(milliUnits: 51_000, at: 4))?.amount == 1)
         #expect(rule.observe(Reading(milliUnits: 50_499, at: 5))?.amount == 50) // 0.501 down: a reset, 50.499 units new
         #expect(rule.state.lastCounter == 50_499 && rule.state.unpaid == 499)
+        // A reset read just below zero counts from zero: it is not paid again later.
+        _ = rule.observe(Reading(milliUnits: -200, at: 6))
+        #expect(rule.state.lastCounter == 0 && rule.state.unpaid == 499)
+        #expect(rule.observe(Reading(milliUnits: 501, at: 7))?.amount == 1)
+        #expect(rule.state.unpaid == 0)
     }
 
     @Test("over random readings with resets, every milli-unit is paid once or still carried, and no hour passes its cap",

@@ -85,9 +85,12 @@ public struct PerUnitRule: Sendable, Hashable {
                 // Keep counting from the highest value: what the counter shows
                 // until it passes it again was paid already.
             } else {
-                // A reset: what the counter shows now is new consumption.
-                state.unpaid = state.unpaid.addingReportingOverflow(UInt64(max(0, reading.milliUnits))).partialValue
-                state.lastCounter = reading.milliUnits
+                // A reset: the counter started again from zero, and what it
+                // shows now is new consumption (a reading just below zero is
+                // noise around it, and counts from zero too).
+                let restart = max(0, reading.milliUnits)
+                state.unpaid = state.unpaid.addingReportingOverflow(UInt64(restart)).partialValue
+                state.lastCounter = restart
             }
         } else {
             state.lastCounter = reading.milliUnits

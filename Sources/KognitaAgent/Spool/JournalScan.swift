@@ -9,8 +9,9 @@ struct JournalScan {
     var damageIsTornTail: Bool { damaged.count == 1 }
 
     /// Scans `bytes`. A damaged stretch ends where the next intact record
-    /// begins (found by its magic and a matching CRC), so one bad record never
-    /// costs the good ones after it.
+    /// begins (found by its magic, a known type whose payload starts as that
+    /// type's do, and a matching CRC), so one bad record never costs the good
+    /// ones after it.
     static func scan(_ bytes: [UInt8]) -> JournalScan {
         var scan = JournalScan()
         var position = 0

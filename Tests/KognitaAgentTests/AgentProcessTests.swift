@@ -313,6 +313,9 @@ struct AgentProcessTests {
                 let journal = "\(dir)/state/spool.journal"
                 let bytes = try Data(contentsOf: URL(fileURLWithPath: journal))
                 try bytes.dropLast(9).write(to: URL(fileURLWithPath: journal))
+                // And what a crash mid-way through rewriting the status file leaves.
+                let leftover = "\(dir)/state/.status.json.tmp-99999-0123456789ab"
+                try Data("{".utf8).write(to: URL(fileURLWithPath: leftover))
 
                 let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")
                 defer { bridge.stop() }
@@ -320,6 +323,7 @@ struct AgentProcessTests {
                 defer { agent.stop(signal: SIGKILL) }
                 #expect(await eventually(within: 10) { harness.log().contains("spool repaired on start") })
                 #expect(harness.log().contains("torn last record"))
+                #expect(!FileManager.default.fileExists(atPath: leftover), "the abandoned status temporary was kept")
                 try harness.setCounter(61)
                 #expect(await eventually(within: 20) { bridge.ledger.withLock { $0.paid } == 61 },
                         "paid \(bridge.ledger.withLock { $0.paid }) of 61\n\(harness.log().suffix(1500))")

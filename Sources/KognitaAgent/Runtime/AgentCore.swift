@@ -92,6 +92,12 @@ public final class AgentCore {
         if !spool.recovery.dropped.isEmpty {
             log.warning("spool repaired on start: dropped \(spool.recovery.dropped.map { "\($0.count) bytes at \($0.lowerBound)" }.joined(separator: ", "))\(spool.recovery.tornTailOnly ? " (a torn last record, from a crash mid-write)" : " (damaged records)"); kept \(spool.recovery.records) records")
         }
+        if options.writesStatusFile {
+            // The status file is rewritten every second; a crash mid-write
+            // leaves a small temporary. Only this agent writes it (it holds
+            // the spool's lock), so any found now is abandoned.
+            FileIO.removeAbandonedTemporaries(of: configuration.resolvedStatusFile)
+        }
         if spool.recovery.abandonedTemporaries > 0 {
             log.info("spool: removed \(spool.recovery.abandonedTemporaries) leftover file(s) of a compaction cut short by a crash; the journal itself is intact")
         }

@@ -10,13 +10,16 @@ public struct ProcessError: Error, CustomStringConvertible {
 
 /// A child process started with posix_spawn and reaped with wait4, so its exit
 /// is known exactly, it can be killed with any signal (SIGKILL included), and
-/// its CPU time and peak memory are known after it exits (from the kernel's
-/// own accounting, `struct rusage`) and while it runs (from /proc).
+/// its CPU time is known after it exits (from the kernel's own accounting,
+/// `struct rusage`) and while it runs (from /proc). Its peak memory comes from
+/// /proc only (see ``peakResidentBytes``).
 public final class SpawnedProcess: @unchecked Sendable {
     // @unchecked: the mutable fields are touched under `lock` only.
     public let pid: pid_t
     private var exitStatus: Int32?
     private var finalUsage: rusage?
+    /// The largest VmHWM read while it ran.
+    private var sampledPeakBytes = 0
     private var lock = pthread_mutex_t()
 
     /// Starts `executable` with `arguments`; output goes to `logFile`
@@ -75,11 +78,21 @@ public final class SpawnedProcess: @unchecked Sendable {
         }
     }
 
-    /// Its peak resident memory so far, in bytes (VmHWM; ru_maxrss once it has exited).
+    /// Its peak resident memory so far, in bytes: the largest VmHWM read
+    /// while it ran (read on every look at it, ``isRunning`` included, so
+    /// the last one comes just before it is reaped).
+    ///
+    /// Not `ru_maxrss`: posix_spawn's child shares this process's memory
+    /// until its exec, and the kernel carries that high-water mark into the
+    /// child's, so a small program started from a large one would report the
+    /// large one's peak (a 1 MiB `true` started from a 200 MiB process says
+    /// 213 MiB). Only for a child that exited before it was ever looked at is
+    /// `ru_maxrss` the figure given, as no better one exists.
     public var peakResidentBytes: Int {
         locked {
-            if let usage = finalUsage { return Int(usage.ru_maxrss) * 1024 }
-            return ProcStat.peakResidentBytes(of: pid) ?? 0
+            sampleIfRunning()
+            if sampledPeakBytes == 0, let usage = finalUsage { return Int(usage.ru_maxrss) * 1024 }
+            return sampledPeakBytes
         }
     }
 
@@ -98,6 +111,7 @@ public final class SpawnedProcess: @unchecked Sendable {
     /// Reaps the child if it has exited (or waits for it); returns whether it still runs.
     private func reap(blocking: Bool) -> Bool {
         if exitStatus != nil { return false }
+        sampleIfRunning() // /proc forgets the peak once the child has exited
         var status: Int32 = 0
         var usage = rusage()
         let rc = wait4(pid, &status, blocking ? 0 : WNOHANG, &usage)
@@ -108,6 +122,11 @@ public final class SpawnedProcess: @unchecked Sendable {
         }
         if rc < 0 { exitStatus = 0x7f; return false } // not our child any more: treat as gone
         return true
+    }
+
+    private func sampleIfRunning() {
+        guard exitStatus == nil, let peak = ProcStat.peakResidentBytes(of: pid) else { return }
+        sampledPeakBytes = max(sampledPeakBytes, peak)
     }
 
     private func locked<R>(_ body: () -> R) -> R {

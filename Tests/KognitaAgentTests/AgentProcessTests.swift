@@ -142,6 +142,11 @@ struct AgentProcessTests {
                 }
                 #expect(await eventually(within: 20) { bridge.ledger.withLock { $0.paid } == 200 },
                         "paid \(bridge.ledger.withLock { $0.paid }) of 200\n\(harness.log().suffix(2000))")
+                // The meter restarts its count: what it shows next is new consumption, and the log says so.
+                try harness.setCounter(3)
+                #expect(await eventually(within: 20) { bridge.ledger.withLock { $0.paid } == 203 },
+                        "paid \(bridge.ledger.withLock { $0.paid }) of 203 after a reset\n\(harness.log().suffix(2000))")
+                #expect(harness.log().contains("sensor meter went from 200.0 to 3.0 units; read as a counter reset"), "\(harness.log().suffix(1500))")
                 #expect(await eventually(within: 10) { harness.status()?["pending_batches"] as? Int == 0 }, "the spool did not drain")
                 #expect(harness.status()?["broker_connected"] as? Bool == true)
                 agent.stop(signal: SIGTERM, timeout: 10)

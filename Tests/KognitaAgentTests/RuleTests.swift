@@ -36,7 +36,9 @@ struct PerUnitRuleTests {
         #expect(rule.state.lastCounter == 50_000 && rule.state.unpaid == 0)
         #expect(rule.observe(Reading(milliUnits: 50_900, at: 3)) == nil)     // 0.9 past the high: not a whole unit yet
         #expect(rule.observe(Reading(milliUnits: 51_000, at: 4))?.amount == 1)
+        #expect(rule.lastReset == nil)
         #expect(rule.observe(Reading(milliUnits: 50_499, at: 5))?.amount == 50) // 0.501 down: a reset, 50.499 units new
+        #expect(rule.lastReset == PerUnitRule.Reset(from: 51_000, to: 50_499))
         #expect(rule.state.lastCounter == 50_499 && rule.state.unpaid == 499)
         // A reset read just below zero counts from zero: it is not paid again later.
         _ = rule.observe(Reading(milliUnits: -200, at: 6))

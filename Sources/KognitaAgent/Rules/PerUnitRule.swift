@@ -63,8 +63,23 @@ public struct PerUnitRule: Sendable, Hashable {
         }
     }
 
+    /// A counter that went backwards by more than the dip tolerance,
+    /// in milli-units: read as the meter restarting its count.
+    public struct Reset: Sendable, Hashable {
+        public var from: Int64
+        public var to: Int64
+
+        public init(from: Int64, to: Int64) {
+            self.from = from
+            self.to = to
+        }
+    }
+
     public let settings: Settings
     public private(set) var state: State
+    /// The reset the last reading was read as, if it was one (for the log;
+    /// not part of the state the spool keeps).
+    public private(set) var lastReset: Reset?
 
     public init(_ settings: Settings, state: State = State()) {
         precondition(settings.everyUnits >= 1, "everyUnits is validated by the config")
@@ -76,6 +91,7 @@ public struct PerUnitRule: Sendable, Hashable {
     /// (if a whole block is due and the hourly cap allows). With `mayPay`
     /// false (the spool is full) consumption is only counted.
     public mutating func observe(_ reading: Reading, mayPay: Bool = true) -> Transfer? {
+        lastReset = nil
         if let last = state.lastCounter {
             let (rise, overflow) = reading.milliUnits.subtractingReportingOverflow(last)
             if reading.milliUnits >= last && !overflow {
@@ -88,6 +104,7 @@ public struct PerUnitRule: Sendable, Hashable {
                 // A reset: the counter started again from zero, and what it
                 // shows now is new consumption (a reading just below zero is
                 // noise around it, and counts from zero too).
+                lastReset = Reset(from: last, to: reading.milliUnits)
                 let restart = max(0, reading.milliUnits)
                 state.unpaid = state.unpaid.addingReportingOverflow(UInt64(restart)).partialValue
                 state.lastCounter = restart

@@ -20,6 +20,15 @@ public struct RuleBook: Sendable, Hashable {
         return due
     }
 
+    /// The rules watching `sensor` whose last reading was read as a counter
+    /// reset, with that reset.
+    public func resets(of sensor: String) -> [(rule: String, reset: PerUnitRule.Reset)] {
+        rules.compactMap { rule in
+            guard rule.settings.sensor == sensor, let reset = rule.lastReset else { return nil }
+            return (rule.settings.id, reset)
+        }
+    }
+
     /// Ids of rules that have never seen a reading (no baseline yet).
     public var rulesWithoutBaseline: Set<String> {
         Set(rules.filter { $0.state.lastCounter == nil }.map { $0.settings.id })

@@ -222,6 +222,12 @@ public final class AgentCore {
         let mayPay = batcher.hasRoom(forTransfers: watching) && !spool.isFull
         let unbaselined = rules.rulesWithoutBaseline
         let due = rules.observe(sensor: sensor, reading, mayPay: mayPay)
+        for (rule, reset) in rules.resets(of: sensor) {
+            // Worth a person's eye: a real restart of the meter, or noise
+            // that a dip_tolerance should absorb (it would be paid again).
+            log.info("rule \(rule): sensor \(sensor) went from \(Double(reset.from) / 1000) to \(Double(reset.to) / 1000) units; read as a counter reset, "
+                + "so what it shows now is paid as new consumption (if the sensor only jitters, set the rule's dip_tolerance above such drops)")
+        }
         let baselined = unbaselined.subtracting(rules.rulesWithoutBaseline)
         if !baselined.isEmpty {
             // A first reading is the baseline: nothing before it is paid, and

@@ -42,6 +42,31 @@ struct ConfigurationTests {
         #expect(errors.messages.contains { $0.hasPrefix("rule[0].dip_tolerance:") }, "\(errors.messages)")
     }
 
+    @Test("a sensor or rule with bad keys reports each of them by key, and never its good keys as unknown")
+    func ruleErrorsByKey() {
+        let text = """
+            [[sensor]]
+            id = "m"
+            kind = "simulated"
+            [[sensor]]
+            kind = "file"
+            scale = 0.001
+            [[rule]]
+            sensor = "nope"
+            recipient = "\(String(repeating: "ab", count: 32))"
+            price = 1
+            hourly_cap = 100
+            dip_tolerance = 0.5
+            """
+        guard case .failure(let errors) = parse(text) else { Issue.record("accepted a rule without every"); return }
+        #expect(errors.messages.contains { $0.hasPrefix("sensor[1].id:") }, "\(errors.messages)")
+        #expect(errors.messages.contains { $0.hasPrefix("sensor[1].path:") }, "\(errors.messages)")
+        #expect(errors.messages.contains { $0.hasPrefix("rule[0].sensor: must name one of the configured sensors (m)") }, "\(errors.messages)")
+        #expect(errors.messages.contains { $0.hasPrefix("rule[0].every: missing") }, "\(errors.messages)")
+        #expect(!errors.messages.contains { $0.contains("unknown key") }, "\(errors.messages)")
+        #expect(errors.messages.count == 4, "\(errors.messages)")
+    }
+
     @Test("an empty file is a valid configuration: every key has a default")
     func everythingDefaulted() throws {
         let configuration = try parse("").get()

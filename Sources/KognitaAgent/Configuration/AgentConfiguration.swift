@@ -83,16 +83,24 @@ public struct AgentConfiguration: Sendable {
         c.uplink.maxResendMilliseconds = reader.unsigned("uplink", "max_resend_ms", range: 100...3_600_000) ?? 60000
         c.uplink.fundsHoldMilliseconds = reader.unsigned("uplink", "funds_hold_ms", range: 100...86_400_000) ?? 60000
 
+        var declaredSensorIDs: Set<String> = []
         for (index, sensor) in reader.tables("sensor").enumerated() {
             let at = "sensor[\(index)]"
-            guard let id = reader.string(sensor, at, "id"), !id.isEmpty, id.utf8.count <= ProtocolLimits.maxSensorBytes else {
-                reader.fail("\(at).id", "each sensor needs an id of 1 to 64 bytes"); continue
+            // A bad id is reported, and the rest of the sensor still read, so
+            // its other keys are judged too (none is called unknown).
+            let id = reader.string(sensor, at, "id") ?? ""
+            if !id.isEmpty { declaredSensorIDs.insert(id) }
+            if id.isEmpty || id.utf8.count > ProtocolLimits.maxSensorBytes {
+                reader.fail("\(at).id", "each sensor needs an id of 1 to 64 bytes")
             }
             let poll = reader.unsigned(sensor, at, "poll_ms", range: 10...86_400_000) ?? 1000
             switch reader.string(sensor, at, "kind") ?? "" {
             case "file":
+                let scale = reader.float(sensor, at, "scale") ?? 1
                 guard let path = reader.string(sensor, at, "path") else { reader.fail("\(at).path", "a file sensor needs the path it reads"); continue }
-                c.sensors.append(.file(id: id, path: path, scale: reader.float(sensor, at, "scale") ?? 1, pollMilliseconds: poll))
+                c.sensors.append(.file(id: id, path: path, scale: scale, pollMilliseconds: poll))
+            case "":
+                reader.fail("\(at).kind", "missing: say which kind of sensor, \"file\" or \"simulated\"")
             case "simulated":
                 let rate = reader.float(sensor, at, "rate") ?? 1
                 guard (0...1e12).contains(rate) else { reader.fail("\(at).rate", "must be between 0 and 1e12 units per second"); continue }
@@ -105,25 +113,30 @@ public struct AgentConfiguration: Sendable {
         if sensorIDs.count != c.sensors.count { reader.fail("sensor", "two sensors share an id") }
         for (index, rule) in reader.tables("rule").enumerated() {
             let at = "rule[\(index)]"
+            // Every key is read (and so known) before any is judged: a rule
+            // with one bad key reports that key, never its good ones as unknown.
             let id = reader.string(rule, at, "id") ?? "rule-\(index)"
-            guard (reader.string(rule, at, "kind") ?? "per_unit") == "per_unit" else {
-                reader.fail("\(at).kind", "only \"per_unit\" rules exist so far"); continue
-            }
-            guard let sensor = reader.string(rule, at, "sensor"), sensorIDs.contains(sensor) else {
-                reader.fail("\(at).sensor", "must name one of the configured sensors (\(sensorIDs.sorted().joined(separator: ", ")))"); continue
-            }
-            guard let recipientHex = reader.string(rule, at, "recipient"), let recipient = try? AccountID(hex: recipientHex) else {
-                reader.fail("\(at).recipient", "must be an account id: 64 hex characters"); continue
-            }
-            guard let every = reader.unsigned(rule, at, "every", range: 1...UInt64(Int64.max)),
-                  let price = reader.unsigned(rule, at, "price", range: 1...UInt64.max),
-                  let cap = reader.unsigned(rule, at, "hourly_cap", range: 1...UInt64.max) else {
-                reader.fail(at, "needs every (units per payment), price (per unit) and hourly_cap, all whole numbers of at least 1"); continue
-            }
+            let kind = reader.string(rule, at, "kind") ?? "per_unit"
+            let sensor = reader.string(rule, at, "sensor")
+            let recipientHex = reader.string(rule, at, "recipient")
+            let every = reader.unsigned(rule, at, "every", range: 1...UInt64(Int64.max))
+            let price = reader.unsigned(rule, at, "price", range: 1...UInt64.max)
+            let cap = reader.unsigned(rule, at, "hourly_cap", range: 1...UInt64.max)
             let dipTolerance = reader.float(rule, at, "dip_tolerance") ?? 0
-            guard (0...1e12).contains(dipTolerance) else {
-                reader.fail("\(at).dip_tolerance", "must be between 0 and 1e12 units (the largest drop of the counter read as noise, not a reset)"); continue
+            let errorsBefore = reader.errors.count
+            if kind != "per_unit" { reader.fail("\(at).kind", "only \"per_unit\" rules exist so far") }
+            if sensor.map({ !declaredSensorIDs.contains($0) }) ?? true {
+                reader.fail("\(at).sensor", "must name one of the configured sensors (\(declaredSensorIDs.sorted().joined(separator: ", ")))")
             }
+            let recipient = recipientHex.flatMap { try? AccountID(hex: $0) }
+            if recipient == nil { reader.fail("\(at).recipient", "must be an account id: 64 hex characters") }
+            for key in ["every", "price", "hourly_cap"] where rule[key] == nil {
+                reader.fail("\(at).\(key)", "missing: a rule needs every (units per payment), price (base units per unit) and hourly_cap (base units per clock hour), whole numbers of at least 1")
+            }
+            if !(0...1e12).contains(dipTolerance) {
+                reader.fail("\(at).dip_tolerance", "must be between 0 and 1e12 units (the largest drop of the counter read as noise, not a reset)")
+            }
+            guard reader.errors.count == errorsBefore, let sensor, sensorIDs.contains(sensor), let recipient, let every, let price, let cap else { continue }
             c.rules.append(.init(id: id, sensor: sensor, recipient: recipient, everyUnits: every, pricePerUnit: price, hourlyCap: cap,
                                  dipToleranceMilliUnits: Int64((dipTolerance * 1000).rounded())))
         }

@@ -75,7 +75,7 @@ public enum FileIO {
     public static func writeAtomically<Bytes: ContiguousByteStorage>(_ bytes: Bytes, to path: String, mode: mode_t = 0o600, replace: Bool, durable: Bool = true) throws(FileError) {
         let directory = parentDirectory(of: path)
         let suffix = Hex.encode(Sodium.randomBytes(6))
-        let temporary = "\(directory)/.\(baseName(of: path)).tmp-\(getpid())-\(suffix)"
+        let temporary = "\(directory)/\(temporaryPrefix(of: path))\(getpid())-\(suffix)"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileError(path, errno: errno, doing: "cannot create a temporary file in \(directory)") }
         var keepTemporary = false
@@ -124,7 +124,7 @@ public enum FileIO {
     @discardableResult
     public static func removeAbandonedTemporaries(of path: String) -> Int {
         let directory = parentDirectory(of: path)
-        let prefix = ".\(baseName(of: path)).tmp-"
+        let prefix = temporaryPrefix(of: path)
         guard let stream = opendir(directory) else { return 0 }
         defer { closedir(stream) }
         var removed = 0
@@ -136,6 +136,10 @@ public enum FileIO {
         }
         return removed
     }
+
+    /// How the names of `path`'s temporaries begin (the writer's pid and a
+    /// random suffix follow), in its own directory.
+    private static func temporaryPrefix(of path: String) -> String { ".\(baseName(of: path)).tmp-" }
 
     /// Makes a rename or link durable: the directory entry lives in the directory.
     private static func syncDirectory(_ directory: String) {

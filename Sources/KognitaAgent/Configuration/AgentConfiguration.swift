@@ -136,7 +136,7 @@ public struct AgentConfiguration: Sendable {
             if !(0...1e12).contains(dipTolerance) {
                 reader.fail("\(at).dip_tolerance", "must be between 0 and 1e12 units (the largest drop of the counter read as noise, not a reset)")
             }
-            guard reader.errors.count == errorsBefore, let sensor, sensorIDs.contains(sensor), let recipient, let every, let price, let cap else { continue }
+            guard reader.errors.count == errorsBefore, let sensor, let recipient, let every, let price, let cap else { continue }
             c.rules.append(.init(id: id, sensor: sensor, recipient: recipient, everyUnits: every, pricePerUnit: price, hourlyCap: cap,
                                  dipToleranceMilliUnits: Int64((dipTolerance * 1000).rounded())))
         }

@@ -64,6 +64,9 @@ public final class AgentCore {
     private var nextPoll: [String: UInt64] = [:]
     private let client: MQTTClient
     private let topics: (batch: String, ack: String, sync: String, state: String)
+    /// What the state topic says once the agent is gone: its last will, and
+    /// what it publishes itself before a clean stop.
+    private static let offline = Array("offline".utf8)
     private var status = AgentStatus()
     private var statusWrittenAt: UInt64 = 0
     private var statusDirty = true
@@ -116,7 +119,7 @@ public final class AgentCore {
         var mqtt = configuration.broker
         if mqtt.clientID.isEmpty { mqtt.clientID = "kognita-agent-\(device.hex.prefix(16))" }
         if mqtt.username == nil { mqtt.username = device.hex } // the broker's ACL is keyed on the device id
-        mqtt.will = .init(topic: topics.state, payload: Array("offline".utf8), qos: 1, retain: true)
+        mqtt.will = .init(topic: topics.state, payload: Self.offline, qos: 1, retain: true)
         do throws(MQTTError) { client = try MQTTClient(mqtt, inbox: inbox) } catch { throw AgentError(error) }
         status.device = device.hex
         status.network = configuration.network.rawValue
@@ -315,7 +318,7 @@ public final class AgentCore {
             // A clean DISCONNECT makes the broker discard the last will, so
             // the agent says "offline" itself; it goes out ahead of the
             // DISCONNECT on the same connection.
-            do throws(MQTTError) { try client.send(topics.state, payload: Array("offline".utf8), qos: 1, retain: true) } catch {
+            do throws(MQTTError) { try client.send(topics.state, payload: Self.offline, qos: 1, retain: true) } catch {
                 log.warning("could not say offline before stopping: \(error)")
             }
         }

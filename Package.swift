@@ -132,6 +132,20 @@ let package = Package(
             dependencies: ["KognitaAgent", "KognitaSystem"]
         ),
 
+        // A whole network on this machine: its files, processes, simulated
+        // device fleet, live view, chaos, end-of-run checks and report. Used by
+        // `kognita devnet` and by the tests, so networks start one way.
+        .target(
+            name: "KognitaDevnet",
+            dependencies: [
+                "KognitaCore",
+                "KognitaSystem",
+                "KognitaNode",
+                "KognitaAgent",
+                "KognitaMQTT",
+            ]
+        ),
+
         // The operator CLI.
         .executableTarget(
             name: "kognita",
@@ -140,6 +154,7 @@ let package = Package(
                 "KognitaSystem",
                 "KognitaNode",
                 "KognitaAgent",
+                "KognitaDevnet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -147,7 +162,7 @@ let package = Package(
         // Shared test helpers: temporary directories, child processes, repo paths.
         .target(
             name: "KognitaTesting",
-            dependencies: ["KognitaCore", "KognitaLedger", "KognitaNode", "KognitaSystem"],
+            dependencies: ["KognitaCore", "KognitaLedger", "KognitaNode", "KognitaSystem", "KognitaDevnet"],
             path: "Tests/KognitaTesting"
         ),
 

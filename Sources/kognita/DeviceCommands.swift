@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KognitaCore
+import KognitaDevnet
 import KognitaSystem
 
 struct DeviceCommand: ParsableCommand {
@@ -95,16 +96,5 @@ struct DeviceAddCommand: ParsableCommand {
 /// is discarded unless it fails, when the first line of its standard error
 /// and `hint` (what to do) make the error.
 func runTool(_ tool: String, _ arguments: [String], hint: String) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    process.standardOutput = FileHandle.nullDevice
-    let errors = Pipe()
-    process.standardError = errors
-    do { try process.run() } catch { throw CLIError("cannot run \(tool): \(error); \(hint)") }
-    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CLIError("\(tool) failed (exit \(process.terminationStatus)): \(message.split(separator: "\n").first ?? ""); \(hint)")
-    }
+    do throws(DevnetError) { try KognitaDevnet.runTool(tool, arguments, hint: hint) } catch { throw CLIError(error.description) }
 }

@@ -2,9 +2,6 @@ import ArgumentParser
 import KognitaCore
 import KognitaNode
 import KognitaSystem
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct GenesisCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,86 +55,12 @@ struct GenesisNewCommand: ParsableCommand {
     }
 
     func run() throws {
-        for line in try makeNetwork() { print(line) }
-    }
-
-    /// Writes the network's files; returns what was made, for people.
-    func makeNetwork() throws -> [String] {
         let networkID: NetworkID
         do throws(ProtocolError) { networkID = try NetworkID(network) } catch { throw CLIError("--network: \(error.message)") }
-        let directory = out.hasSuffix("/") && out.count > 1 ? String(out.dropLast()) : out
-        let genesisPath = "\(directory)/genesis.toml"
-        if access(genesisPath, F_OK) == 0 {
-            throw CLIError("\(genesisPath) already exists; choose another --out (a genesis is never overwritten)")
-        }
-        try makeDirectory(directory, mode: 0o755)
-        let faucet = SigningKey()
-        try saveKey(faucet, to: "\(directory)/faucet.key")
-        var entries: [Genesis.ValidatorEntry] = []
-        for number in 1...validators {
-            let identity = SigningKey()
-            let home = "\(directory)/validator-\(number)"
-            try makeDirectory(home, mode: 0o700)
-            try saveKey(identity, to: "\(home)/identity.key")
-            entries.append(.init(id: identity.publicKey, weight: 1, address: "\(host):\(basePort + number)"))
-            // Only one node serves the faucet: two signers of one account
-            // could sign two batches at one seq and freeze it.
-            let faucetSection = number == 1 ? """
-                [faucet]
-                key = "file:../faucet.key"
-                """ : """
-                # The faucet is served by validator-1 only.
-                """
-            let config = """
-                # Node configuration of validator \(number) of \(networkID) (made by kognita genesis new).
-                # Run it with: kognita-node --config \(home)/node.toml
-                # Relative paths are relative to this file's directory. Config/node.toml documents every key.
-
-                [node]
-                identity = "file:identity.key"
-                genesis = "../genesis.toml"
-                data_directory = "data"
-
-                [peer]
-                listen = "\(host):\(basePort + number)"
-
-                [api]
-                listen = "127.0.0.1:\(apiBasePort + number)"
-
-                \(faucetSection)
-
-                """
-            try write(config, to: "\(home)/node.toml", mode: 0o644)
-        }
-        let genesis = Genesis(network: networkID, validators: entries,
-                              allocations: [.init(account: faucet.publicKey, amount: Amount(faucetAmount))], faucet: faucet.publicKey)
-        try write(genesis.toml, to: genesisPath, mode: 0o644)
-        var lines = [
-            "genesis of \(networkID) with \(validators) validator\(validators == 1 ? "" : "s") in \(directory)",
-            "  genesis.toml digest \(genesis.digest.hex)",
-            "  faucet account      \(faucet.publicKey.hex) holds \(faucetAmount)",
-        ]
-        for (number, entry) in entries.enumerated() {
-            lines.append("  validator-\(number + 1)         \(entry.id.hex) peers at \(entry.address), HTTP on 127.0.0.1:\(apiBasePort + number + 1)")
-        }
-        return lines
-    }
-
-    private func makeDirectory(_ path: String, mode: mode_t) throws {
-        if mkdir(path, mode) != 0 && errno != EEXIST {
-            throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    private func saveKey(_ key: SigningKey, to path: String) throws {
-        do throws(FileError) { try KeyFile.save(key, to: path, replace: false) } catch {
-            throw CLIError("cannot write \(path): \(error)")
-        }
-    }
-
-    private func write(_ text: String, to path: String, mode: mode_t) throws {
-        do throws(FileError) { try FileIO.writeAtomically(Array(text.utf8), to: path, mode: mode, replace: false) } catch {
-            throw CLIError("cannot write \(path): \(error)")
+        let plan = LocalNetworkFiles.Plan(network: networkID, validators: validators, directory: out, basePort: basePort,
+                                          apiBasePort: apiBasePort, host: host, faucetAmount: faucetAmount)
+        do throws(NetworkFilesError) { for line in try LocalNetworkFiles.make(plan).summary { print(line) } } catch {
+            throw CLIError(error.description)
         }
     }
 }

@@ -39,8 +39,8 @@ struct LoadCommand: ParsableCommand {
         guard (1...100_000).contains(accounts) else { throw CLIError("--accounts must be from 1 to 100000") }
         guard duration >= 1 else { throw CLIError("--duration must be at least 1 second") }
         let genesis = try Node.loadGenesis(self.genesis)
-        let faucetClient: NodeHTTPClient
-        do throws(NodeURLError) { faucetClient = try NodeHTTPClient(url: faucet) } catch { throw CLIError(error.description) }
+        let faucetClient: NodeAPIClient
+        do throws(NodeURLError) { faucetClient = try NodeAPIClient(url: faucet) } catch { throw CLIError(error.description) }
         if let rate, rate < 1 { throw CLIError("--rate must be at least 1 transfer per second") }
         let settings = (accounts: accounts, batch: batch, duration: duration, rate: rate)
         let result = try blocking { try await LoadRun(genesis: genesis, faucet: faucetClient, accounts: settings.accounts,
@@ -57,7 +57,7 @@ struct LoadCommand: ParsableCommand {
 /// One load run; see ``LoadCommand``.
 struct LoadRun: Sendable {
     let genesis: Genesis
-    let faucet: NodeHTTPClient
+    let faucet: NodeAPIClient
     let accounts: Int
     let batchSize: Int
     let duration: Int
@@ -112,9 +112,8 @@ struct LoadRun: Sendable {
         let keys = (0..<accounts).map { _ in SigningKey() }
         let treasury = SigningKey()
         let perAccount: UInt64 = 1_000_000_000
-        let body = Array("{\"account\":\"\(treasury.publicKey.hex)\",\"amount\":\(perAccount * UInt64(accounts) + 1)}".utf8)
-        let funded = try await faucet.request(.POST, "/v1/faucet", body: body, contentType: "application/json")
-        guard funded.status == 200 else { throw CLIError("the faucet answered \(funded.status): \(funded.text)") }
+        let funded = try await faucet.faucet(treasury.publicKey, amount: perAccount * UInt64(accounts) + 1)
+        guard funded.status == "final" else { throw CLIError("the faucet's payment is \(funded.status): \(funded.error ?? "") \(funded.detail ?? "")") }
         var head = try await clients[0].head(of: treasury.publicKey)
         for start in stride(from: 0, to: accounts, by: 1024) {
             let transfers = keys[start..<min(start + 1024, accounts)].map { Transfer(to: $0.publicKey, amount: Amount(perAccount)) }

@@ -13,6 +13,11 @@ struct NodeOption: ParsableArguments {
     func client() throws -> NodeHTTPClient {
         do throws(NodeURLError) { return try NodeHTTPClient(url: node) } catch { throw CLIError(error.description) }
     }
+
+    /// The node's API with typed answers.
+    func api() throws -> NodeAPIClient {
+        do throws(NodeURLError) { return try NodeAPIClient(url: node) } catch { throw CLIError(error.description) }
+    }
 }
 
 struct AccountCommand: ParsableCommand {
@@ -33,14 +38,17 @@ struct AccountShowCommand: ParsableCommand {
 
     func run() throws {
         let account = try accountID(id)
-        let client = try node.client()
-        let response = try blocking { try await client.request(.GET, "/v1/accounts/\(account.hex)") }
-        let object = try expectJSON(response, from: node.node)
+        let api = try node.api()
+        let path = "/v1/accounts/\(account.hex)"
+        let (response, head) = try blocking {
+            let response = try await api.http.request(.GET, path)
+            return (response, try api.decode(AccountResponse.self, response, path))
+        }
         if json { return print(response.text, terminator: "") }
-        print("account    \(object["account"] as? String ?? account.hex)")
-        print("balance    \(object["balance"] ?? "?")")
-        print("next seq   \(object["next_seq"] ?? "?")")
-        print("last final \(object["last_final"] ?? "?")")
+        print("account    \(head.account)")
+        print("balance    \(head.balance)")
+        print("next seq   \(head.nextSeq)")
+        print("last final \(head.lastFinal)")
     }
 }
 
@@ -63,19 +71,20 @@ struct BatchSubmitCommand: ParsableCommand {
         do throws(FileError) { bytes = try FileIO.read(file, maxBytes: ProtocolLimits.maxEnvelopeBytes + 1) } catch {
             throw CLIError("cannot read the batch: \(error.message)")
         }
-        let client = try node.client()
+        let api = try node.api()
         let path = wait ? "/v1/batches?wait=final" : "/v1/batches"
-        let response = try blocking { try await client.request(.POST, path, body: bytes, contentType: "application/cose") }
-        let object = try expectJSON(response, from: node.node, allowErrors: true)
+        let (response, ack) = try blocking {
+            let response = try await api.http.request(.POST, path, body: bytes, contentType: "application/cose")
+            if let ack = try? JSONDecoder().decode(AckResponse.self, from: Data(response.body)) { return (response, ack) }
+            return (response, try api.decode(AckResponse.self, response, path))
+        }
         if json { print(response.text, terminator: "") }
-        let status = object["status"] as? String
-        if status == nil || status == "rejected" {
-            let reason = object["error"] as? String ?? "error"
-            throw CLIError("rejected: \(reason): \(object["detail"] as? String ?? "")")
+        if ack.status == "rejected" {
+            throw CLIError("rejected: \(ack.error ?? "error"): \(ack.detail ?? "")")
         }
         if !json {
-            print("\(status!) \(object["id"] as? String ?? "") seq \(object["seq"] ?? "?")")
-            if let detail = object["detail"] as? String { print(detail) }
+            print("\(ack.status) \(ack.id ?? "") seq \(ack.seq.map(String.init) ?? "?")")
+            if let detail = ack.detail { print(detail) }
         }
     }
 }
@@ -95,11 +104,12 @@ struct FaucetCommand: ParsableCommand {
     func run() throws {
         guard amount >= 1, amount <= UInt64(Int64.max) else { throw CLIError("the amount must be from 1 to \(Int64.max)") }
         let account = try accountID(id)
-        let client = try node.client()
-        let body = Array("{\"account\":\"\(account.hex)\",\"amount\":\(amount)}".utf8)
-        let response = try blocking { try await client.request(.POST, "/v1/faucet", body: body, contentType: "application/json") }
-        let object = try expectJSON(response, from: node.node)
-        print("final: \(amount) to \(account.hex) in batch \(object["id"] as? String ?? "?")")
+        let api = try node.api()
+        let ack = try blocking { try await api.faucet(account, amount: amount) }
+        guard ack.status == "final" else {
+            throw CLIError("the faucet's payment is \(ack.status)\(ack.error.map { ": \($0)" } ?? "")\(ack.detail.map { ": \($0)" } ?? "")")
+        }
+        print("final: \(amount) to \(account.hex) in batch \(ack.id ?? "?")")
     }
 }
 
@@ -111,17 +121,6 @@ func accountID(_ text: String) throws -> AccountID {
     }
 }
 
-/// The response's JSON object; a clear error for a node error or a non-JSON answer.
-func expectJSON(_ response: NodeHTTPClient.Response, from url: String, allowErrors: Bool = false) throws -> [String: Any] {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
-        throw CLIError("\(url) answered HTTP \(response.status) with something that is not JSON; is it a Kognita node?")
-    }
-    if !allowErrors, response.status >= 400 {
-        throw CLIError("\(object["error"] as? String ?? "HTTP \(response.status)"): \(object["detail"] as? String ?? response.text)")
-    }
-    return object
-}
-
 /// Runs async work from a synchronous command and waits for it.
 func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
     let box = ResultBox<T>(), done = DispatchSemaphore(value: 0)
@@ -130,7 +129,9 @@ func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) thr
         done.signal()
     }
     done.wait()
-    do { return try box.result!.get() } catch let error as NodeURLError { throw CLIError(error.description) }
+    do { return try box.result!.get() } catch let error as NodeURLError { throw CLIError(error.description) } catch let error as NodeAPIError {
+        throw CLIError(error.description)
+    }
 }
 
 /// Carries a result from the task to the waiting thread (the semaphore orders the accesses).

@@ -368,7 +368,7 @@ struct AgentProcessTests {
                 try await harness.spoolWithoutBridge(units: 30, batches: 1)
                 let keyPath = "\(dir)/state/device.key"
                 try FileManager.default.removeItem(atPath: keyPath)
-                let keygen = try ChildProcess.run(try Repository.builtProduct("kognita"), ["keygen", "--out", keyPath])
+                let keygen = try await ChildProcess.run(try Repository.builtProduct("kognita"), ["keygen", "--out", keyPath])
                 #expect(keygen.status == 0)
                 let agent = try harness.start()
                 defer { agent.stop(signal: SIGKILL) }
@@ -384,16 +384,16 @@ struct AgentProcessTests {
             try await TemporaryDirectory.with { dir in
                 let harness = try AgentHarness(directory: dir, port: broker.port)
                 let agentBinary = try Repository.builtProduct("kognita-agent")
-                let first = try ChildProcess.run(agentBinary, ["device-id", "-c", harness.configFile])
+                let first = try await ChildProcess.run(agentBinary, ["device-id", "-c", harness.configFile])
                 #expect(first.status == 0, "\(first.stderr)")
                 let id = first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
                 #expect(id.count == 64 && id.allSatisfy(\.isHexDigit), "not a device id: \(first.stdout)")
                 let keyPath = "\(dir)/state/device.key"
                 let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int
                 #expect(mode == 0o600)
-                let again = try ChildProcess.run(agentBinary, ["device-id", "-c", harness.configFile])
+                let again = try await ChildProcess.run(agentBinary, ["device-id", "-c", harness.configFile])
                 #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == id, "a second call made another key")
-                let shown = try ChildProcess.run(try Repository.builtProduct("kognita"), ["key", "show", keyPath])
+                let shown = try await ChildProcess.run(try Repository.builtProduct("kognita"), ["key", "show", keyPath])
                 #expect(shown.stdout.contains(id))
 
                 let bridge = try await TestBridge(port: broker.port, network: "kognita-devnet")

@@ -18,7 +18,7 @@ struct BridgeProcessTests {
                 try await net.fund(device.publicKey, 1_000)
                 let recipient = SigningKey().publicKey
                 let validators = try (0..<4).map { try net.identity($0).publicKey.hex }.joined(separator: ",")
-                let result = try ChildProcess.run(try PythonTooling.interpreter.get(), [
+                let result = try await ChildProcess.run(try PythonTooling.interpreter.get(), [
                     Repository.path("Tests/Interop/contract_device.py"), "--port", "\(broker.port)", "--network", net.network,
                     "--seed", Hex.encode(seed), "--recipient", recipient.hex, "--validators", validators,
                 ])
@@ -59,7 +59,7 @@ struct BridgeProcessTests {
                 try FileManager.default.createDirectory(atPath: "\(net.directory)/agent", withIntermediateDirectories: true)
                 let agent = try AgentHarness(directory: "\(net.directory)/agent", port: broker.port, network: net.network,
                                              recipient: recipient.hex, price: 3)
-                let id = try ChildProcess.run(try Repository.builtProduct("kognita-agent"), ["device-id", "-c", agent.configFile])
+                let id = try await ChildProcess.run(try Repository.builtProduct("kognita-agent"), ["device-id", "-c", agent.configFile])
                 let device = try AccountID(hex: id.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? "")
                 try await net.fund(device, 10_000_000)
                 let process = try agent.start()
@@ -136,14 +136,14 @@ struct BridgeProcessTests {
     func aclKeepsDevicesApart() async throws {
         try await TemporaryDirectory.with { dir in
             let plainPort = try FreePort.find(), tlsPort = try FreePort.find()
-            let prepared = try ChildProcess.run("/bin/bash", [Repository.path("Scripts/local-broker.sh"), "\(dir)/broker", "\(plainPort)", "\(tlsPort)"])
+            let prepared = try await ChildProcess.run("/bin/bash", [Repository.path("Scripts/local-broker.sh"), "\(dir)/broker", "\(plainPort)", "\(tlsPort)"])
             #expect(prepared.status == 0, "local-broker.sh failed: \(prepared.stderr)")
             let kognita = try Repository.builtProduct("kognita")
             let alice = SigningKey(), mallory = SigningKey()
             var passwords: [String: String] = [:]
             for (name, key) in [("alice", alice), ("mallory", mallory)] {
                 try KeyFile.save(key, to: "\(dir)/\(name).key", replace: false)
-                let added = try ChildProcess.run(kognita, ["device", "add", "--key", "\(dir)/\(name).key", "--password-file",
+                let added = try await ChildProcess.run(kognita, ["device", "add", "--key", "\(dir)/\(name).key", "--password-file",
                                                            "\(dir)/broker/mosquitto.passwd", "--out", dir])
                 #expect(added.status == 0, "\(added.stderr)")
                 passwords[name] = try String(contentsOfFile: "\(dir)/\(key.publicKey.hex.prefix(16)).broker-password", encoding: .utf8)

@@ -3,8 +3,8 @@ import KognitaTesting
 
 /// Runs the built `kognita` executable.
 enum CLI {
-    static func run(_ arguments: [String], in directory: String? = nil) throws -> ChildProcess.Result {
-        try ChildProcess.run(try Repository.builtProduct("kognita"), arguments, currentDirectory: directory)
+    static func run(_ arguments: [String], in directory: String? = nil) async throws -> ChildProcess.Result {
+        try await ChildProcess.run(try Repository.builtProduct("kognita"), arguments, currentDirectory: directory)
     }
 
     static func parseJSON(_ text: String) throws -> [String: Any] {

@@ -8,21 +8,21 @@ struct KeyCommandTests {
     func keygen() async throws {
         try await TemporaryDirectory.with { dir in
             let path = "\(dir)/device.key"
-            let first = try CLI.run(["keygen", "--out", path])
+            let first = try await CLI.run(["keygen", "--out", path])
             #expect(first.status == 0)
             let id = first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(id.count == 64 && id.allSatisfy { "0123456789abcdef".contains($0) })
             let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as! Int
             #expect(mode == 0o600)
 
-            let again = try CLI.run(["keygen", "--out", path])
+            let again = try await CLI.run(["keygen", "--out", path])
             #expect(again.status != 0)
             #expect(again.hasOneLineError && again.stderr.contains("--force"), "\(again.stderr)")
-            #expect(try CLI.run(["key", "show", path]).stdout == first.stdout, "the key was replaced")
+            #expect(try await CLI.run(["key", "show", path]).stdout == first.stdout, "the key was replaced")
 
-            let forced = try CLI.run(["keygen", "--out", path, "--force"])
+            let forced = try await CLI.run(["keygen", "--out", path, "--force"])
             #expect(forced.status == 0 && forced.stdout != first.stdout)
-            #expect(try CLI.run(["key", "show", path]).stdout == forced.stdout)
+            #expect(try await CLI.run(["key", "show", path]).stdout == forced.stdout)
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["device.key"])
         }
     }
@@ -31,9 +31,9 @@ struct KeyCommandTests {
     func keyShowPermissions() async throws {
         try await TemporaryDirectory.with { dir in
             let path = "\(dir)/device.key"
-            _ = try CLI.run(["keygen", "--out", path])
+            _ = try await CLI.run(["keygen", "--out", path])
             chmod(path, 0o644)
-            let result = try CLI.run(["key", "show", path])
+            let result = try await CLI.run(["key", "show", path])
             #expect(result.status != 0)
             #expect(result.hasOneLineError && result.stderr.contains("chmod 600"), "\(result.stderr)")
             #expect(result.stdout.isEmpty)
@@ -51,10 +51,10 @@ struct BatchCommandTests {
         return path
     }
 
-    static func sign(_ dir: String, _ extra: [String] = [], out: String = "b.cose") throws -> (ChildProcess.Result, String) {
+    static func sign(_ dir: String, _ extra: [String] = [], out: String = "b.cose") async throws -> (ChildProcess.Result, String) {
         let key = try writeTestKey(dir)
         let path = "\(dir)/\(out)"
-        let result = try CLI.run(["batch", "sign", "--key", key, "--network", "kognita-devnet", "--seq", "1",
+        let result = try await CLI.run(["batch", "sign", "--key", key, "--network", "kognita-devnet", "--seq", "1",
                                   "--to", "\(CLI.recipient):1000:meter-1:21.5", "--to", "\(CLI.recipient):7",
                                   "--fee", "2", "--created", "1767225600000", "--out", path] + extra)
         return (result, path)
@@ -63,17 +63,17 @@ struct BatchCommandTests {
     @Test("a signed batch shows as valid, in text and JSON, with what was asked for")
     func signAndShow() async throws {
         try await TemporaryDirectory.with { dir in
-            let (signed, path) = try Self.sign(dir)
+            let (signed, path) = try await Self.sign(dir)
             #expect(signed.status == 0, "\(signed.stderr)")
             let id = signed.stdout.trimmingCharacters(in: .newlines)
 
-            let text = try CLI.run(["batch", "show", path])
+            let text = try await CLI.run(["batch", "show", path])
             #expect(text.status == 0)
             #expect(text.stdout.contains("id         \(id)"))
             #expect(text.stdout.contains("signer     \(CLI.rfc8032ID)"))
             #expect(text.stdout.contains("reading 21.5"))
 
-            let json = try CLI.parseJSON(try CLI.run(["batch", "show", path, "--json"]).stdout)
+            let json = try CLI.parseJSON(try await CLI.run(["batch", "show", path, "--json"]).stdout)
             #expect(json["valid"] as? Bool == true)
             #expect(json["id"] as? String == id)
             let batch = try #require(json["batch"] as? [String: Any])
@@ -85,7 +85,7 @@ struct BatchCommandTests {
             #expect(transfers[0]["sensor"] as? String == "meter-1")
             #expect(transfers[1]["amount"] as? Int == 7)
 
-            let other = try CLI.run(["batch", "show", path, "--network", "kognita-testnet"])
+            let other = try await CLI.run(["batch", "show", path, "--network", "kognita-testnet"])
             #expect(other.status != 0 && other.stderr.contains("wrong-network"))
         }
     }
@@ -93,20 +93,20 @@ struct BatchCommandTests {
     @Test("flipping any single byte of a signed batch makes batch show fail")
     func everyByteFlipFails() async throws {
         try await TemporaryDirectory.with { dir in
-            let (_, path) = try Self.sign(dir)
-            try Self.expectEveryFlipFails(path, in: dir)
+            let (_, path) = try await Self.sign(dir)
+            try await Self.expectEveryFlipFails(path, in: dir)
         }
     }
 
-    static func expectEveryFlipFails(_ path: String, in dir: String) throws {
+    static func expectEveryFlipFails(_ path: String, in dir: String) async throws {
         let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        #expect(try CLI.run(["batch", "show", path]).status == 0)
+        #expect(try await CLI.run(["batch", "show", path]).status == 0)
         let flipped = "\(dir)/flipped.cose"
         for index in original.indices {
             var bytes = original
             bytes[index] ^= 0xff
             try Data(bytes).write(to: URL(fileURLWithPath: flipped))
-            let result = try CLI.run(["batch", "show", flipped])
+            let result = try await CLI.run(["batch", "show", flipped])
             #expect(result.status != 0, "byte \(index) flipped was accepted")
             #expect(result.hasOneLineError, "byte \(index): \(result.stderr)")
         }
@@ -130,7 +130,7 @@ struct BatchCommandTests {
             let defaults = ["--network": "kognita-devnet", "--seq": "1", "--to": "\(CLI.recipient):1", "--fee": "1"]
             for (flag, value) in defaults where !override.contains(flag) { arguments += [flag, value] }
             arguments += override
-            let result = try CLI.run(arguments)
+            let result = try await CLI.run(arguments)
             #expect(result.status != 0, "\(override) was accepted")
             #expect(result.hasOneLineError, "\(override): \(result.stderr)")
             #expect(!FileManager.default.fileExists(atPath: "\(dir)/out.cose"))
@@ -144,13 +144,13 @@ struct BatchCommandTests {
             let before = try Data(contentsOf: URL(fileURLWithPath: key))
             let arguments = ["batch", "sign", "--key", key, "--network", "kognita-devnet", "--seq", "1",
                              "--to", "\(CLI.recipient):1", "--out", key]
-            let refused = try CLI.run(arguments)
+            let refused = try await CLI.run(arguments)
             #expect(refused.status != 0 && refused.hasOneLineError && refused.stderr.contains("--force"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: key)) == before)
             let out = "\(dir)/b.cose"
-            #expect(try CLI.run(Array(arguments.dropLast()) + [out]).status == 0)
-            #expect(try CLI.run(Array(arguments.dropLast()) + [out]).status != 0)
-            #expect(try CLI.run(Array(arguments.dropLast()) + [out, "--force"]).status == 0)
+            #expect(try await CLI.run(Array(arguments.dropLast()) + [out]).status == 0)
+            #expect(try await CLI.run(Array(arguments.dropLast()) + [out]).status != 0)
+            #expect(try await CLI.run(Array(arguments.dropLast()) + [out, "--force"]).status == 0)
         }
     }
 
@@ -171,18 +171,18 @@ struct BatchCommandTests {
                 ["batch", "sign", "--key", "\(dir)/missing", "--network", "n", "--seq", "1", "--to", "\(CLI.recipient):1", "--out", "\(dir)/o"],
             ]
             for arguments in cases {
-                let result = try CLI.run(arguments)
+                let result = try await CLI.run(arguments)
                 #expect(result.status != 0, "\(arguments) succeeded")
                 #expect(result.hasOneLineError, "\(arguments): \(result.stderr)")
             }
-            let tooLarge = try CLI.run(["batch", "show", "\(dir)/big", "--json"])
+            let tooLarge = try await CLI.run(["batch", "show", "\(dir)/big", "--json"])
             #expect(try CLI.parseJSON(tooLarge.stdout)["reason"] as? String == "too-large")
         }
     }
 
     @Test("every command has --help", arguments: [[], ["keygen"], ["key"], ["key", "show"], ["batch"], ["batch", "sign"], ["batch", "show"]])
-    func help(command: [String]) throws {
-        let result = try CLI.run(command + ["--help"])
+    func help(command: [String]) async throws {
+        let result = try await CLI.run(command + ["--help"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("USAGE:"))
     }

@@ -7,8 +7,8 @@ import Testing
 @Suite("kognita devnet (real processes)", .serialized)
 struct DevnetTests {
     /// Runs the devnet in `dir/net` and returns its exit status, output and report.
-    private func devnet(_ arguments: [String], in dir: String) throws -> (status: Int32, output: String, report: [String: Any]) {
-        let result = try CLI.run(["devnet", "--data", "\(dir)/net", "--report", "\(dir)/report.json"] + arguments)
+    private func devnet(_ arguments: [String], in dir: String) async throws -> (status: Int32, output: String, report: [String: Any]) {
+        let result = try await CLI.run(["devnet", "--data", "\(dir)/net", "--report", "\(dir)/report.json"] + arguments)
         let text = (try? String(contentsOfFile: "\(dir)/report.json", encoding: .utf8)) ?? "{}"
         return (result.status, result.stdout + result.stderr, try CLI.parseJSON(text))
     }
@@ -34,7 +34,7 @@ struct DevnetTests {
     @Test("a short run: every transfer produced is final exactly once, ledgers identical, money conserved, nothing left running")
     func shortRun() async throws {
         try await TemporaryDirectory.with { dir in
-            let run = try devnet(["--validators", "4", "--devices", "6", "--rate", "240", "--batch", "16", "--duration", "5", "--real-agents", "1"], in: dir)
+            let run = try await devnet(["--validators", "4", "--devices", "6", "--rate", "240", "--batch", "16", "--duration", "5", "--real-agents", "1"], in: dir)
             #expect(run.status == 0, "\(run.output.suffix(3000))")
             let c = checks(run.report)
             #expect(c.produced > 200, "the devices produced \(c.produced) transfers")
@@ -55,7 +55,7 @@ struct DevnetTests {
     @Test("a crash drill: one validator and the bridge are SIGKILLed and restarted part-way, and still nothing is lost or paid twice")
     func crashDrill() async throws {
         try await TemporaryDirectory.with { dir in
-            let run = try devnet(["--validators", "4", "--devices", "8", "--rate", "320", "--batch", "16", "--duration", "10", "--kill-at", "3"], in: dir)
+            let run = try await devnet(["--validators", "4", "--devices", "8", "--rate", "320", "--batch", "16", "--duration", "10", "--kill-at", "3"], in: dir)
             #expect(run.status == 0, "\(run.output.suffix(3000))")
             let c = checks(run.report)
             #expect(c.produced > 1000)
@@ -72,8 +72,8 @@ struct DevnetTests {
     }
 
     @Test("bad settings are refused with one line that says what to change")
-    func badSettings() throws {
-        let result = try CLI.run(["devnet", "--kill-at", "50", "--duration", "10"])
+    func badSettings() async throws {
+        let result = try await CLI.run(["devnet", "--kill-at", "50", "--duration", "10"])
         #expect(result.status != 0 && result.hasOneLineError && result.stderr.contains("--kill-at"))
     }
 

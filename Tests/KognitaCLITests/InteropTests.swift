@@ -10,9 +10,9 @@ struct InteropTests {
     @Test("pycose verifies a batch signed by kognita, and its id is BLAKE2b-256 of the payload")
     func pycoseVerifiesOurBatch() async throws {
         try await TemporaryDirectory.with { dir in
-            let (signed, path) = try BatchCommandTests.sign(dir)
+            let (signed, path) = try await BatchCommandTests.sign(dir)
             let ourID = signed.stdout.trimmingCharacters(in: .newlines)
-            let check = try PythonTooling.run("Tests/Interop/verify_with_pycose.py", [path])
+            let check = try await PythonTooling.run("Tests/Interop/verify_with_pycose.py", [path])
             #expect(check.status == 0, "pycose refused it: \(check.stdout) \(check.stderr)")
             let report = try CLI.parseJSON(check.stdout)
             #expect(report["valid"] as? Bool == true)
@@ -26,7 +26,7 @@ struct InteropTests {
         try await TemporaryDirectory.with { dir in
             let path = "\(dir)/theirs.cose"
             let seed = String(repeating: "42", count: 32)
-            let made = try PythonTooling.run("Tests/Interop/make_batch.py", [
+            let made = try await PythonTooling.run("Tests/Interop/make_batch.py", [
                 "--seed", seed, "--network", "kognita-devnet", "--seq", "3",
                 "--prev", String(repeating: "5a", count: 32), "--fee", "9", "--created", "1767225600123",
                 "--to", "\(CLI.recipient):500:meter-1:-2500", "--to", "\(CLI.recipient):1", "--out", path,
@@ -34,7 +34,7 @@ struct InteropTests {
             #expect(made.status == 0, "make_batch.py failed: \(made.stderr)")
             let theirs = try CLI.parseJSON(made.stdout)
 
-            let shown = try CLI.run(["batch", "show", path, "--json", "--network", "kognita-devnet"])
+            let shown = try await CLI.run(["batch", "show", path, "--json", "--network", "kognita-devnet"])
             #expect(shown.status == 0, "\(shown.stderr)")
             let ours = try CLI.parseJSON(shown.stdout)
             #expect(ours["id"] as? String == theirs["id"] as? String)
@@ -44,7 +44,7 @@ struct InteropTests {
             let transfers = try #require(batch["transfers"] as? [[String: Any]])
             #expect(transfers.first?["reading"] as? Int == -2500)
 
-            try BatchCommandTests.expectEveryFlipFails(path, in: dir)
+            try await BatchCommandTests.expectEveryFlipFails(path, in: dir)
         }
     }
 }

@@ -98,7 +98,7 @@ struct VectorTests {
     func generatorReproducesVectors() async throws {
         try await TemporaryDirectory.with { dir in
             let output = "\(dir)/vectors.json"
-            let run = try PythonTooling.run("Tests/Vectors/generate_batch_vectors.py", [output])
+            let run = try await PythonTooling.run("Tests/Vectors/generate_batch_vectors.py", [output])
             #expect(run.status == 0, "generator failed: \(run.stderr)")
             let fresh = try Data(contentsOf: URL(fileURLWithPath: output))
             let committed = try Data(contentsOf: URL(fileURLWithPath: Repository.path(BatchVectorFile.path)))

@@ -11,7 +11,7 @@ struct GenesisTests {
     func genesisNew() async throws {
         try await TemporaryDirectory.with { dir in
             let out = "\(dir)/net"
-            let result = try ChildProcess.run(try Repository.builtProduct("kognita"),
+            let result = try await ChildProcess.run(try Repository.builtProduct("kognita"),
                                               ["genesis", "new", "--network", "kognita-local", "--validators", "4", "--out", out])
             #expect(result.status == 0, "\(result.stderr)")
             let genesis = try Genesis.parse(String(contentsOfFile: "\(out)/genesis.toml", encoding: .utf8)).get()
@@ -36,7 +36,7 @@ struct GenesisTests {
             let authority = try genesis.authority()
             #expect(authority.totalMoney == Int128(genesis.supply.baseUnits))
 
-            let again = try ChildProcess.run(try Repository.builtProduct("kognita"),
+            let again = try await ChildProcess.run(try Repository.builtProduct("kognita"),
                                              ["genesis", "new", "--network", "kognita-local", "--out", out])
             #expect(again.status != 0)
             #expect(again.stderr.contains("already exists"))

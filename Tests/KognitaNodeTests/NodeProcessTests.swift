@@ -25,12 +25,12 @@ struct NodeProcessTests {
             let first = try batch(net, from: alice, seq: 1, prev: "", to: bob.publicKey, amount: 1_000)
             let (status, answer) = try await net.submit(1, first)
             #expect(status == 200)
-            #expect(answer["status"] as? String == "final")
-            #expect(answer["id"] as? String == first.id.rawValue.hex)
+            #expect(answer.status == "final")
+            #expect(answer.id == first.id.rawValue.hex)
 
             // The certificate checks out against the genesis committee, independently of the node.
             let genesis = try Node.loadGenesis(net.genesisPath)
-            let certificate = try Certificate(decoding: try Hex.decode(answer["certificate"] as? String ?? ""))
+            let certificate = try Certificate(decoding: try Hex.decode(answer.certificate ?? ""))
             let verified = try certificate.verify(for: try genesis.committee())
             #expect(verified.batch == BatchKey(first))
 
@@ -44,11 +44,11 @@ struct NodeProcessTests {
 
             // A resend is answered final again and changes nothing; another batch at that seq is stale.
             let (resendStatus, resend) = try await net.submit(3, first)
-            #expect(resendStatus == 200 && resend["status"] as? String == "final")
+            #expect(resendStatus == 200 && resend.status == "final")
             let rival = try batch(net, from: alice, seq: 1, prev: "", to: bob.publicKey, amount: 2_000)
             let (rivalStatus, rivalAnswer) = try await net.submit(2, rival)
             #expect(rivalStatus == 409)
-            #expect(rivalAnswer["error"] as? String == "stale")
+            #expect(rivalAnswer.error == "stale")
             let bobAfter = try await net.account(0, bob.publicKey)
             #expect(bobAfter.balance == 1_000)
 
@@ -56,7 +56,7 @@ struct NodeProcessTests {
             let greedy = try batch(net, from: alice, seq: 2, prev: first.id.rawValue.hex, to: bob.publicKey, amount: 1_000_000)
             let (greedyStatus, greedyAnswer) = try await net.submit(0, greedy)
             #expect(greedyStatus == 422)
-            #expect(greedyAnswer["error"] as? String == "insufficient-funds")
+            #expect(greedyAnswer.error == "insufficient-funds")
         }
     }
 
@@ -67,9 +67,9 @@ struct NodeProcessTests {
             try await net.fund(alice.publicKey, 500)
             for index in 0..<4 {
                 let status = try await net.status(index)
-                #expect(status["validators_connected"] as? Int == 3)
-                #expect(status["role"] as? String == "validator")
-                #expect((status["peers"] as? [Any])?.count == 3)
+                #expect(status.validatorsConnected == 3)
+                #expect(status.role == "validator")
+                #expect(status.peers.count == 3)
             }
             let response = try await net.client(2).request(.GET, "/metrics")
             #expect(response.status == 200)
@@ -96,7 +96,7 @@ struct NodeProcessTests {
             for seq in UInt64(1)...5 {
                 let next = try batch(net, from: alice, seq: seq, prev: prev, to: bob.publicKey, amount: 10)
                 let (status, answer) = try await net.submit(Int(seq % 3), next)
-                #expect(status == 200 && answer["status"] as? String == "final", "seq \(seq): \(answer)")
+                #expect(status == 200 && answer.status == "final", "seq \(seq): \(answer)")
                 prev = next.id.rawValue.hex
             }
             try net.start(3)
@@ -121,21 +121,21 @@ struct NodeProcessTests {
             let a = try batch(net, from: alice, seq: 1, prev: "", to: bob.publicKey, amount: 1)
             let b = try batch(net, from: alice, seq: 1, prev: "", to: bob.publicKey, amount: 2)
             let (acceptedStatus, accepted) = try await net.submit(0, a, waitFinal: false)
-            #expect(acceptedStatus == 202 && accepted["status"] as? String == "accepted")
+            #expect(acceptedStatus == 202 && accepted.status == "accepted")
             try await Task.sleep(for: .milliseconds(500))
             net.stop(0, signal: SIGKILL)
             try net.start(0)
             try await net.waitUntilReady(0)
             let (conflictStatus, conflict) = try await net.submit(0, b, waitFinal: false)
             #expect(conflictStatus == 409)
-            #expect(conflict["error"] as? String == "conflict")
+            #expect(conflict.error == "conflict")
             // With the others back, A (which 1 and 4 voted for) becomes final, and B never does.
             try net.start(1)
             try net.start(2)
             try await net.waitUntilReady(1)
             try await net.waitUntilReady(2)
             let (finalStatus, final) = try await net.submit(0, a)
-            #expect(finalStatus == 200 && final["status"] as? String == "final", "\(final)")
+            #expect(finalStatus == 200 && final.status == "final", "\(final)")
             try await net.waitForIdenticalLedgers()
             for index in 0..<4 {
                 let lookup = try await net.client(index).request(.GET, "/v1/batches/\(b.id.rawValue.hex)")
@@ -213,7 +213,7 @@ struct NodeProcessTests {
                             for seq in UInt64(1)...1_000 {
                                 guard let next = try? self.batch(net, from: payer, seq: seq, prev: prev, to: payee.publicKey, amount: 1),
                                       let (_, answer) = try? await net.submit(0, next),
-                                      answer["status"] as? String == "final" else { return }
+                                      answer.status == "final" else { return }
                                 acknowledged.add(payer.publicKey, seq, next.id.rawValue.hex)
                                 prev = next.id.rawValue.hex
                             }
@@ -230,9 +230,9 @@ struct NodeProcessTests {
             try await net.waitUntilReady(0)
             try await net.waitForIdenticalLedgers()
             for (account, seq, id) in before {
-                let lookup = try await net.getJSON(0, "/v1/batches/\(id)")
-                let accounts = (lookup["batches"] as? [[String: Any]] ?? []).compactMap { $0["account"] as? String }
-                #expect(lookup["status"] as? String == "final" && accounts.contains(account.hex),
+                let lookup = try await net.api(0).finalBatch(id)
+                let accounts = lookup?.batches.map(\.account) ?? []
+                #expect(lookup?.status == "final" && accounts.contains(account.hex),
                         "seq \(seq) of \(account) was acknowledged final but is missing after the restart")
                 let head = try await net.account(0, account)
                 #expect(head.nextSeq > seq)
@@ -260,7 +260,7 @@ struct NodeProcessTests {
             #expect(response.text.contains("malformed"))
             // The node still serves everyone else and counted the three.
             let status = try await net.status(0)
-            #expect(status["validators_connected"] as? Int == 3)
+            #expect(status.validatorsConnected == 3)
             let metrics = try await net.client(0).request(.GET, "/metrics").text
             let rejected = metrics.split(separator: "\n").first { $0.hasPrefix("kognita_peer_connections_rejected_total ") }
             #expect(rejected.flatMap { Int($0.split(separator: " ")[1]) } ?? 0 >= 3)

@@ -10,8 +10,27 @@ public enum ChildProcess {
     }
 
     /// Runs `executable` with `arguments`; standard input is empty unless given.
+    ///
+    /// The waiting happens on a thread of its own. Swift Testing runs the
+    /// tests on the cooperative pool, one thread per core: a test that waited
+    /// there for a 30-second devnet held one of two threads, and with two such
+    /// waits every other test's requests stalled until their timeouts fired
+    /// ('I/O on closed channel' in a full run, never in a test run alone).
     public static func run(_ executable: String, _ arguments: [String], currentDirectory: String? = nil,
-                           environment: [String: String]? = nil, stdin: Data? = nil) throws -> Result {
+                           environment: [String: String]? = nil, stdin: Data? = nil) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Swift.Result {
+                    try runBlocking(executable, arguments, currentDirectory: currentDirectory, environment: environment, stdin: stdin)
+                })
+            }.start()
+        }
+    }
+
+    /// ``run(_:_:currentDirectory:environment:stdin:)`` for a caller that is
+    /// not async (a static initialiser); it blocks the calling thread.
+    public static func runBlocking(_ executable: String, _ arguments: [String], currentDirectory: String? = nil,
+                                   environment: [String: String]? = nil, stdin: Data? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -46,7 +65,7 @@ public enum PythonTooling {
         guard FileManager.default.isExecutableFile(atPath: candidate) else {
             return .failure(TestSupportError("no Python at \(candidate): run 'make setup' (or set KOGNITA_PYTHON) to enable the cross-checks"))
         }
-        guard let probe = try? ChildProcess.run(candidate, ["-c", "import nacl, cbor2, pycose, paho.mqtt"]), probe.status == 0 else {
+        guard let probe = try? ChildProcess.runBlocking(candidate, ["-c", "import nacl, cbor2, pycose, paho.mqtt"]), probe.status == 0 else {
             return .failure(TestSupportError("\(candidate) lacks pynacl, cbor2, pycose or paho-mqtt: run 'make setup' to enable the cross-checks"))
         }
         return .success(candidate)
@@ -60,7 +79,7 @@ public enum PythonTooling {
     }
 
     /// Runs a Python script of the repository with the prepared interpreter.
-    public static func run(_ script: String, _ arguments: [String]) throws -> ChildProcess.Result {
-        try ChildProcess.run(try interpreter.get(), [Repository.path(script)] + arguments)
+    public static func run(_ script: String, _ arguments: [String]) async throws -> ChildProcess.Result {
+        try await ChildProcess.run(try interpreter.get(), [Repository.path(script)] + arguments)
     }
 }

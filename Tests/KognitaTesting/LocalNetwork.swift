@@ -4,7 +4,7 @@ import KognitaNode
 import KognitaSystem
 
 /// A real network of `kognita-node` processes on loopback for tests, made the
-/// way a user makes one (`kognita genesis new`), in a temporary directory.
+/// way a user makes one (`kognita genesis new`'s LocalNetworkFiles), in a temporary directory.
 /// Nodes can be killed with any signal and started again; every process is
 /// stopped when the scope ends, whatever happens.
 public final class LocalNetwork: @unchecked Sendable {
@@ -36,11 +36,8 @@ public final class LocalNetwork: @unchecked Sendable {
         basePort = try FreePort.findRange(validators)
         apiBasePort = try FreePort.findRange(validators)
         processes = Array(repeating: nil, count: validators)
-        let result = try ChildProcess.run(try Repository.builtProduct("kognita"), [
-            "genesis", "new", "--network", network, "--validators", "\(validators)", "--out", "\(directory)/net",
-            "--base-port", "\(basePort)", "--api-base-port", "\(apiBasePort)",
-        ])
-        guard result.status == 0 else { throw TestSupportError("kognita genesis new failed: \(result.stderr)") }
+        _ = try LocalNetworkFiles.make(.init(network: try NetworkID(network), validators: validators, directory: "\(directory)/net",
+                                             basePort: basePort, apiBasePort: apiBasePort))
     }
 
     /// The directory of node `index` (0-based: validator-1 is index 0).
@@ -75,23 +72,18 @@ public final class LocalNetwork: @unchecked Sendable {
 
     public func stopAll() { for index in 0..<size { stop(index, signal: SIGTERM) } }
 
-    /// `GET /v1/status` of node `index` as JSON.
-    public func status(_ index: Int) async throws -> [String: Any] { try await getJSON(index, "/v1/status") }
+    /// The typed API client of node `index`.
+    public func api(_ index: Int) -> NodeAPIClient { try! NodeAPIClient(url: url(index)) }
 
-    public func getJSON(_ index: Int, _ path: String) async throws -> [String: Any] {
-        let response = try await client(index).request(.GET, path, timeout: .seconds(10))
-        guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
-            throw TestSupportError("\(path) on node \(index) is not a JSON object: \(response.text)")
-        }
-        return object
-    }
+    /// `GET /v1/status` of node `index`.
+    public func status(_ index: Int) async throws -> NodeStatusResponse { try await api(index).status() }
 
     /// Waits until node `index` answers and says it is ready (caught up).
     public func waitUntilReady(_ index: Int, within seconds: Double = 30) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             guard isRunning(index) else { throw TestSupportError("node \(index) exited:\n\(log(index).suffix(2000))") }
-            if let status = try? await status(index), status["ready"] as? Bool == true { return }
+            if let status = try? await status(index), status.ready { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw TestSupportError("node \(index) was not ready within \(seconds) s:\n\(log(index).suffix(2000))")
@@ -99,16 +91,12 @@ public final class LocalNetwork: @unchecked Sendable {
 
     /// An account's head on node `index`: (next seq, balance).
     public func account(_ index: Int, _ account: AccountID) async throws -> (nextSeq: UInt64, balance: UInt64, lastFinal: String) {
-        let object = try await getJSON(index, "/v1/accounts/\(account.hex)")
-        return ((object["next_seq"] as? NSNumber)?.uint64Value ?? 0, (object["balance"] as? NSNumber)?.uint64Value ?? 0,
-                object["last_final"] as? String ?? "")
+        let head = try await api(index).account(account)
+        return (head.nextSeq, head.balance, head.lastFinal)
     }
 
     /// The ledger digest of node `index`.
-    public func digest(_ index: Int) async throws -> String {
-        let ledger = try await status(index)["ledger"] as? [String: Any]
-        return ledger?["digest"] as? String ?? ""
-    }
+    public func digest(_ index: Int) async throws -> String { try await status(index).ledger.digest }
 
     /// Waits until the given nodes report the same ledger digest; returns it.
     @discardableResult
@@ -125,19 +113,16 @@ public final class LocalNetwork: @unchecked Sendable {
         throw TestSupportError("the nodes' ledgers still differ after \(seconds) s: \(digests)")
     }
 
-    /// Submits a batch over HTTP; returns the JSON answer and the HTTP status.
-    public func submit(_ index: Int, _ batch: SignedBatch, waitFinal: Bool = true) async throws -> (status: Int, body: [String: Any]) {
-        let response = try await client(index).request(.POST, waitFinal ? "/v1/batches?wait=final" : "/v1/batches", body: batch.envelope,
-                                                       timeout: .seconds(40))
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
-        return (response.status, object)
+    /// Submits a batch over HTTP; returns the HTTP status and the node's ack.
+    public func submit(_ index: Int, _ batch: SignedBatch, waitFinal: Bool = true) async throws -> (status: Int, body: AckResponse) {
+        let (status, ack) = try await api(index).submit(batch.envelope, waitFinal: waitFinal, timeout: .seconds(40))
+        return (status, ack)
     }
 
     /// Funds `account` from the faucet (validator-1 serves it).
     public func fund(_ account: AccountID, _ amount: UInt64) async throws {
-        let body = Array("{\"account\":\"\(account.hex)\",\"amount\":\(amount)}".utf8)
-        let response = try await client(0).request(.POST, "/v1/faucet", body: body, contentType: "application/json", timeout: .seconds(40))
-        guard response.status == 200 else { throw TestSupportError("the faucet answered \(response.status): \(response.text)") }
+        let ack = try await api(0).faucet(account, amount: amount, timeout: .seconds(40))
+        guard ack.status == "final" else { throw TestSupportError("the faucet answered \(ack)") }
     }
 
     deinit { stopAll() }

@@ -28,7 +28,7 @@ public struct TestCertificates {
     }
 
     private static func openssl(_ arguments: [String], in directory: String) throws {
-        let result = try ChildProcess.run("/usr/bin/openssl", arguments, currentDirectory: directory)
+        let result = try ChildProcess.runBlocking("/usr/bin/openssl", arguments, currentDirectory: directory)
         guard result.status == 0 else { throw TestSupportError("openssl \(arguments.first ?? "") failed: \(result.stderr)") }
     }
 

@@ -36,7 +36,7 @@ public struct HTTPAPI: Sendable {
                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
         router.post("/v1/batches") { request, _ in try await submit(request) }
-        router.get("/v1/batches/:id") { _, context in try lookUpBatch(try context.parameters.require("id")) }
+        router.get("/v1/batches/:id") { _, context in try await lookUpBatch(try context.parameters.require("id")) }
         router.get("/v1/accounts/:id") { _, context in try await account(try context.parameters.require("id")) }
         router.get("/v1/status") { _, _ in await status() }
         router.get("/metrics") { _, _ in
@@ -66,82 +66,51 @@ public struct HTTPAPI: Sendable {
         return Self.ackResponse(answer ?? Ack(id: batch.id, seq: batch.batch.seq, status: .accepted), timedOut: answer == nil)
     }
 
-    func lookUpBatch(_ text: String) throws -> Response {
+    func lookUpBatch(_ text: String) async throws -> Response {
         guard let id = try? BatchID(hex: text) else { return Self.error(.badRequest, "malformed", "a batch id is 64 hex characters") }
-        let finals = try store.finalBatches(id: id)
+        let store = self.store
+        // A SQLite read blocks: on the readers' threads, not Swift's cooperative pool.
+        let finals = try await withTaskExecutorPreference(NodeIO.readers) { try store.finalBatches(id: id) }
         guard !finals.isEmpty else {
             return Self.error(.notFound, "unknown", "no final batch \(text) on this node (it may still be pending, or never arrived)")
         }
-        let items = finals.map { final in
-            JSONText.object([
-                ("account", JSONText.string(final.batch.signer.hex)), ("seq", "\(final.batch.batch.seq)"),
-                ("transfers", "\(final.batch.batch.transfers.count)"), ("fee", "\(final.batch.batch.fee.baseUnits)"),
-                ("applied_at", "\(final.appliedAt)"), ("certificate", JSONText.string(Hex.encode(final.certificate))),
-            ])
-        }
-        // Two accounts may sign byte-identical payloads (one id), so the answer lists every final batch with this id.
-        return Self.json(.ok, JSONText.object([
-            ("status", JSONText.string("final")), ("id", JSONText.string(id.rawValue.hex)), ("batches", "[" + items.joined(separator: ",") + "]"),
-        ]))
+        return Self.json(.ok, BatchLookupResponse(id: id.rawValue.hex, batches: finals.map { final in
+            BatchLookupResponse.FinalBatch(account: final.batch.signer.hex, seq: final.batch.batch.seq, transfers: final.batch.batch.transfers.count,
+                                           fee: final.batch.batch.fee.baseUnits, appliedAt: final.appliedAt, certificate: Hex.encode(final.certificate))
+        }))
     }
 
     func account(_ text: String) async throws -> Response {
         guard let account = try? AccountID(hex: text) else { return Self.error(.badRequest, "malformed", "an account id is 64 hex characters") }
         let head = await engine.head(of: account)
-        return Self.json(.ok, JSONText.object([
-            ("account", JSONText.string(account.hex)), ("next_seq", "\(head.nextSeq)"),
-            ("last_final", JSONText.string(head.lastFinal.rawValue.hex)), ("balance", "\(head.balance.baseUnits)"),
-        ]))
+        return Self.json(.ok, AccountResponse(account: account.hex, nextSeq: head.nextSeq, lastFinal: head.lastFinal.rawValue.hex,
+                                              balance: head.balance.baseUnits))
     }
 
-    func status() async -> Response {
-        let committee = await engine.committee
-        let peers = await engine.connectedPeers()
-        let connected = Set(peers.map(\.identity))
-        let counters = await engine.counters
-        let identity = await engine.identity.publicKey
-        let members = genesis.validators.map { validator in
-            JSONText.object([
-                ("id", JSONText.string(validator.id.hex)), ("weight", "\(validator.weight)"),
-                ("address", JSONText.string(validator.address)),
-                ("connected", validator.id == identity ? "null" : (connected.contains(validator.id) ? "true" : "false")),
-                ("self", validator.id == identity ? "true" : "false"),
-            ])
-        }
-        let peerList = peers.map { link in
-            JSONText.object([("id", JSONText.string(link.identity.hex)), ("role", JSONText.string(link.role.description)),
-                             ("address", JSONText.string(link.remote))])
-        }
-        let otherValidators = genesis.validators.filter { $0.id != identity }
-        let body = JSONText.object([
-            ("node", JSONText.string(identity.hex)),
-            ("network", JSONText.string(committee.network.rawValue)),
-            ("genesis", JSONText.string(genesis.digest.hex)),
-            ("epoch", "\(committee.epoch)"),
-            ("role", JSONText.string(await engine.isValidator ? "validator" : "full node")),
-            ("ready", await engine.ready ? "true" : "false"),
-            ("committee", "[" + members.joined(separator: ",") + "]"),
-            ("validators_connected", "\(otherValidators.filter { connected.contains($0.id) }.count)"),
-            ("validators_expected", "\(otherValidators.count)"),
-            ("peers", "[" + peerList.joined(separator: ",") + "]"),
-            ("clients", "\(await engine.clientCount())"),
-            ("ledger", JSONText.object([
-                ("accounts", "\(await engine.accountCount())"),
-                ("digest", JSONText.string(await engine.ledgerDigest().hex)),
-                ("total_money", "\(await engine.totalMoney())"),
-                ("supply", "\(genesis.supply.baseUnits)"),
-                ("fee_pool", "\(await engine.feePool().baseUnits)"),
-                ("pending_batches", "\(await engine.pendingCount())"),
-            ])),
-            ("counters", JSONText.object([
-                ("batches_received", "\(counters.batchesReceived)"), ("batches_final", "\(counters.batchesFinal)"),
-                ("transfers_final", "\(counters.transfersFinal)"), ("votes_sent", "\(counters.votesSent)"),
-                ("certificates_formed", "\(counters.certificatesFormed)"), ("rejected", "\(counters.rejected)"),
-                ("catch_up_batches", "\(counters.catchUpBatches)"),
-            ])),
-            ("faucet", faucet.map { JSONText.string($0.account.hex) } ?? "null"),
-        ])
-        return Self.json(.ok, body)
+    func status() async -> Response { Self.json(.ok, Self.status(of: await engine.snapshot(), committee: engine.committee, genesis: genesis, faucet: faucet?.account)) }
+
+    /// `/v1/status` from one engine snapshot.
+    static func status(of snapshot: NodeEngine.Snapshot, committee: Committee, genesis: Genesis, faucet: AccountID?) -> NodeStatusResponse {
+        let connected = Set(snapshot.peers.map(\.identity))
+        let identity = snapshot.identity
+        let others = genesis.validators.filter { $0.id != identity }
+        return NodeStatusResponse(
+            node: identity.hex, network: committee.network.rawValue, genesis: genesis.digest.hex, epoch: committee.epoch,
+            role: snapshot.isValidator ? "validator" : "full node", ready: snapshot.ready,
+            committee: genesis.validators.map { validator in
+                .init(id: validator.id.hex, weight: validator.weight, address: validator.address,
+                      connected: validator.id == identity ? nil : connected.contains(validator.id), isSelf: validator.id == identity)
+            },
+            validatorsConnected: others.filter { connected.contains($0.id) }.count, validatorsExpected: others.count,
+            peers: snapshot.peers.map { .init(id: $0.identity.hex, role: $0.role.description, address: $0.remote) },
+            clients: snapshot.clients,
+            ledger: .init(accounts: snapshot.accounts, digest: snapshot.digest.hex, totalMoney: UInt64(clamping: snapshot.totalMoney),
+                          supply: genesis.supply.baseUnits, feePool: snapshot.feePool.baseUnits, pendingBatches: snapshot.pendingBatches),
+            counters: .init(batchesReceived: snapshot.counters.batchesReceived, batchesFinal: snapshot.counters.batchesFinal,
+                            transfersFinal: snapshot.counters.transfersFinal, votesSent: snapshot.counters.votesSent,
+                            certificatesFormed: snapshot.counters.certificatesFormed, rejected: snapshot.counters.rejected,
+                            catchUpBatches: snapshot.counters.catchUpBatches),
+            faucet: faucet?.hex)
     }
 
     func pay(_ request: Request) async throws -> Response {
@@ -152,13 +121,13 @@ public struct HTTPAPI: Sendable {
         do { body = try await request.body.collect(upTo: 4096) } catch {
             return Self.error(.contentTooLarge, "too-large", "a faucet request is a small JSON object")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(Array(buffer: body))) as? [String: Any],
-              let accountText = object["account"] as? String, let account = try? AccountID(hex: accountText),
-              let amountNumber = object["amount"] as? NSNumber, amountNumber.int64Value > 0 else {
+        guard let request = try? JSONDecoder().decode(FaucetRequest.self, from: Data(Array(buffer: body))),
+              let account = try? AccountID(hex: request.account), request.amount > 0, request.amount <= UInt64(Int64.max) else {
             return Self.error(.badRequest, "malformed", "expected {\"account\": \"<64 hex characters>\", \"amount\": <base units, at least 1>}")
         }
+        let amountNumber = request.amount
         do {
-            let ack = try await faucet.pay(Amount(UInt64(amountNumber.int64Value)), to: account)
+            let ack = try await faucet.pay(Amount(amountNumber), to: account)
             return Self.ackResponse(ack, timedOut: false)
         } catch {
             return Self.error(.serviceUnavailable, "faucet-failed", "\(error)")
@@ -167,27 +136,23 @@ public struct HTTPAPI: Sendable {
 
     // MARK: Responses
 
-    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: body + "\n")))
+    /// A Codable value as the JSON body.
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Every response type encodes without failing (plain fields only).
+        var body = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        body.append(UInt8(ascii: "\n"))
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     static func error(_ status: HTTPResponse.Status, _ reason: String, _ detail: String) -> Response {
-        json(status, JSONText.object([("error", JSONText.string(reason)), ("detail", JSONText.string(detail))]))
+        json(status, ErrorResponse(error: reason, detail: detail))
     }
 
     /// An ack as JSON, with an HTTP status that matches it.
     static func ackResponse(_ ack: Ack, timedOut: Bool) -> Response {
-        var fields: [(String, String)] = [("status", JSONText.string(ack.status.description))]
-        if let id = ack.id { fields.append(("id", JSONText.string(id.rawValue.hex))) }
-        if let seq = ack.seq { fields.append(("seq", "\(seq)")) }
-        if let reason = ack.reason { fields.append(("error", JSONText.string(reason.name))) }
-        if let detail = ack.detail { fields.append(("detail", JSONText.string(detail))) }
-        if timedOut { fields.append(("detail", JSONText.string("not final within \(finalWait); ask GET /v1/batches/{id} later"))) }
-        if let head = ack.head {
-            fields.append(("head", JSONText.object([("next_seq", "\(head.nextSeq)"), ("last_final", JSONText.string(head.lastFinal.rawValue.hex)),
-                                                     ("balance", "\(head.balance.baseUnits)")])))
-        }
-        if let cert = ack.cert { fields.append(("certificate", JSONText.string(Hex.encode(cert)))) }
+        let body = AckResponse(ack, note: timedOut ? "not final within \(finalWait); ask GET /v1/batches/{id} later" : nil)
         let status: HTTPResponse.Status
         switch (ack.status, ack.reason) {
         case (.accepted, _): status = .accepted
@@ -198,6 +163,11 @@ public struct HTTPAPI: Sendable {
         case (.rejected, .stale?), (.rejected, .conflict?): status = .conflict
         case (.rejected, _): status = .unprocessableContent
         }
-        return json(status, JSONText.object(fields))
+        return json(status, body)
     }
+}
+
+/// Threads for the API's blocking reads (SQLite), off Swift's cooperative pool.
+enum NodeIO {
+    static let readers = BlockingExecutor(name: "node-readers", threads: 2)
 }

@@ -54,6 +54,11 @@ public struct NodeHTTPClient: Sendable {
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(5))
+                // A node that has answered closes its side (we ask it to:
+                // Connection: close). Without half-closure NIO would then close
+                // ours too, and a request part still being written would fail
+                // with 'I/O on closed channel' although the answer had arrived.
+                .channelOption(.allowRemoteHalfClosure, value: true)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -89,9 +94,17 @@ public struct NodeHTTPClient: Sendable {
                 head.headers.add(name: "Content-Type", value: contentType)
                 head.headers.add(name: "Content-Length", value: "\(body.count)")
             }
-            try await outbound.write(.head(head))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
+            // One write for the whole request: its parts reach the socket in one
+            // event-loop turn, never with the node's answer processed in between.
+            var parts: [HTTPClientRequestPart] = [.head(head)]
+            if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            parts.append(.end(nil))
+            // A node may answer before it has read the whole request (an early
+            // 413, or an answer racing our last bytes on a loaded machine) and
+            // close: what it said is still in the inbound stream, so read it
+            // rather than report the failed write.
+            var writeError: (any Error)?
+            do { try await outbound.write(contentsOf: parts) } catch { writeError = error }
             var status: Int?
             var received: [UInt8] = []
             for try await part in inbound {
@@ -106,6 +119,9 @@ public struct NodeHTTPClient: Sendable {
                     guard let status else { throw NodeURLError("the node sent a response without a status") }
                     return Response(status: status, body: received)
                 }
+            }
+            if let writeError {
+                throw NodeURLError("the node at \(host):\(port) closed the connection while \(method) \(path) was being sent (\(writeError)); is it restarting? try again")
             }
             throw NodeURLError("the node at \(host):\(port) closed the connection before it answered (timeout \(timeout))")
         }

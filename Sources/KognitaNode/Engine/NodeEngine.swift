@@ -17,6 +17,12 @@ public actor NodeEngine {
     let committer: GroupCommitter
     let metrics: NodeMetrics
     let logger: Logger
+    /// The engine's own thread. It reads SQLite (a resent batch's
+    /// certificate) and does the ledger's work for every batch; on Swift's
+    /// cooperative pool, one thread per core, that held up the peer links and
+    /// the API while it ran.
+    private let executor = DedicatedThreadExecutor(name: "node-engine")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     var authority: Authority
     var assembler: CertificateAssembler
@@ -97,6 +103,8 @@ public actor NodeEngine {
         self.logger = logger
     }
 
+    deinit { executor.shutdown() }
+
     // MARK: Queries
 
     /// The account's head as this node knows it (final state, in memory).
@@ -111,6 +119,30 @@ public actor NodeEngine {
     public func totalMoney() -> Int128 { authority.totalMoney }
     public func accountCount() -> Int { authority.accounts.count }
     public func feePool() -> Amount { authority.feePool }
+
+    /// What `/v1/status` reports of the engine, taken in one turn of the
+    /// actor so that its figures agree with each other.
+    public struct Snapshot: Sendable {
+        public var identity: PublicKey
+        public var isValidator: Bool
+        public var ready: Bool
+        public var peers: [(identity: PublicKey, role: PeerRole, remote: String)]
+        public var clients: Int
+        public var accounts: Int
+        public var digest: Bytes32
+        public var totalMoney: Int128
+        public var feePool: Amount
+        public var pendingBatches: Int
+        public var counters: Counters
+    }
+
+    /// The engine's state for `/v1/status`, all from one moment.
+    public func snapshot() -> Snapshot {
+        Snapshot(identity: identity.publicKey, isValidator: isValidator, ready: ready,
+                 peers: nodeLinks.values.map { ($0.identity, $0.role, $0.remote) }, clients: clientLinks.count,
+                 accounts: authority.accounts.count, digest: authority.stateDigest, totalMoney: authority.totalMoney,
+                 feePool: authority.feePool, pendingBatches: pending.count, counters: counters)
+    }
 
     /// Identities of connected node peers.
     public func connectedPeers() -> [PeerLink] { Array(nodeLinks.values) }

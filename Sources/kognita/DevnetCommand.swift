@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import KognitaDevnet
 import KognitaSystem
 
 /// `kognita devnet`: a whole network on this machine, driven by simulated
@@ -92,7 +93,9 @@ struct DevnetCommand: ParsableCommand {
         defer { sources.forEach { $0.cancel() } }
 
         let result: DevnetReport
-        do { result = try blocking { try await devnet.run() } } catch {
+        do { result = try blocking { try await devnet.run() } } catch let error as DevnetError {
+            throw CLIError("\(error)\n(the network's files and logs are in \(directory))")
+        } catch {
             throw CLIError("\(error)\n(the network's files and logs are in \(directory))")
         }
         print(result.summary)

@@ -37,7 +37,7 @@ final class Component: Sendable {
     func start() throws {
         let process: SpawnedProcess
         do { process = try SpawnedProcess(executable, arguments, logFile: logFile) } catch {
-            throw CLIError("cannot start \(name): \(error); is \(executable) built? (make devnet builds it)")
+            throw DevnetError("cannot start \(name): \(error); is \(executable) built? (make devnet builds it)")
         }
         state.withLock { state in
             state.starts += 1

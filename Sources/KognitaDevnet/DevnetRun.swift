@@ -8,13 +8,13 @@ import Synchronization
 /// One devnet run: make the network, start it, fund and start the devices,
 /// show the live view during the load, drain, check, report, and stop every
 /// process whatever happens.
-final class DevnetRun: Sendable {
-    let settings: DevnetReport.Settings
-    let tools: DevnetNetwork.Tools
+public final class DevnetRun: Sendable {
+    public let settings: DevnetReport.Settings
+    public let tools: DevnetNetwork.Tools
     /// Ctrl-C (or SIGTERM) count: 1 ends the load early, 2 skips the waiting.
-    let interrupts = Mutex(0)
+    public let interrupts = Mutex(0)
 
-    init(settings: DevnetReport.Settings, tools: DevnetNetwork.Tools) {
+    public init(settings: DevnetReport.Settings, tools: DevnetNetwork.Tools) {
         self.settings = settings
         self.tools = tools
     }
@@ -27,7 +27,8 @@ final class DevnetRun: Sendable {
         var statusFile: String { "\(home)/status.json" }
     }
 
-    func run() async throws -> DevnetReport {
+    /// Makes the network, runs the load, drains, checks, and stops every process.
+    public func run() async throws -> DevnetReport {
         var printer = FramePrinter()
         let directory = settings.directory
         printer.note("devnet: making a network in \(directory)")
@@ -40,7 +41,7 @@ final class DevnetRun: Sendable {
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
             let key = SigningKey()
             do throws(FileError) { try KeyFile.save(key, to: "\(home)/device.key", replace: false) } catch {
-                throw CLIError("cannot write a device key in \(home): \(error.message)")
+                throw DevnetError("cannot write a device key in \(home): \(error.message)")
             }
             devices.append(.init(index: index, key: key, directory: home, brokerPassword: Hex.encode(Sodium.randomBytes(16))))
         }
@@ -50,7 +51,7 @@ final class DevnetRun: Sendable {
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
             let key = SigningKey()
             do throws(FileError) { try KeyFile.save(key, to: "\(home)/device.key", replace: false) } catch {
-                throw CLIError("cannot write a device key in \(home): \(error.message)")
+                throw DevnetError("cannot write a device key in \(home): \(error.message)")
             }
             realAgentKeys.append((key, home, Hex.encode(Sodium.randomBytes(16))))
         }
@@ -116,17 +117,24 @@ final class DevnetRun: Sendable {
             var monitor = Monitor(network: network, fleet: fleet, scoreboard: scoreboard, realAgents: realAgents, settings: settings)
             var killed = false
             var restartTask: Task<Void, any Error>?
-            while Monotonic.seconds() - loadStart < Double(settings.duration) && interrupts.withLock({ $0 }) == 0 {
-                try await Task.sleep(for: .milliseconds(250))
-                let elapsed = Monotonic.seconds() - loadStart
-                if let killAt = settings.killAt, !killed, elapsed >= Double(killAt) {
+            // One frame for every second of the load, on a fixed grid: a frame
+            // that comes late does not push the next one back, so no second of
+            // the view goes missing.
+            var second = 1
+            while second <= settings.duration && interrupts.withLock({ $0 }) == 0 {
+                let due = loadStart + Double(second)
+                while Monotonic.seconds() < due && interrupts.withLock({ $0 }) == 0 {
+                    try await Task.sleep(for: .milliseconds(Int(min(100, max(1, (due - Monotonic.seconds()) * 1000)))))
+                }
+                if interrupts.withLock({ $0 }) != 0 { break }
+                if let killAt = settings.killAt, !killed, second >= killAt {
                     killed = true
                     restartTask = crashDrill(network: network, printer: &printer)
                 }
-                if let frame = await monitor.frameIfDue(phase: "load", elapsed: elapsed) {
-                    report.finalPerSecondSeries.append(frame.finalPerSecond)
-                    printer.show(frame.frame)
-                }
+                let frame = await monitor.frame(phase: "load", elapsed: Double(second))
+                report.finalPerSecondSeries.append(frame.finalPerSecond)
+                printer.show(frame.frame)
+                second += 1
             }
             report.loadSeconds = Monotonic.seconds() - loadStart
             let atEnd = scoreboard.totals
@@ -220,16 +228,16 @@ final class DevnetRun: Sendable {
     private func checkLedgers(network: DevnetNetwork, into report: inout DevnetReport) async throws {
         // Certificates reach every node within moments; wait for them to agree.
         let deadline = Monotonic.seconds() + 30
-        var statuses: [DevnetNetwork.NodeStatus?] = []
+        var statuses: [NodeStatusResponse?] = []
         repeat {
             statuses = []
             for index in network.validators.indices { statuses.append(await network.nodeStatus(index, timeout: .seconds(5))) }
-            let digests = statuses.map { $0?.digest ?? "" }
+            let digests = statuses.map { $0?.ledger.digest ?? "" }
             if Set(digests).count == 1 && !digests[0].isEmpty { break }
             try await Task.sleep(for: .milliseconds(250))
         } while Monotonic.seconds() < deadline && interrupts.withLock({ $0 }) < 2
-        report.digests = statuses.map { $0?.digest ?? "" }
-        report.totalMoney = statuses.map { $0?.totalMoney ?? 0 }
+        report.digests = statuses.map { $0?.ledger.digest ?? "" }
+        report.totalMoney = statuses.map { $0?.ledger.totalMoney ?? 0 }
         if !report.ledgersIdentical {
             report.problems.append("the nodes' ledgers differ (or a node did not answer): \(report.digests.map { $0.isEmpty ? "no answer" : String($0.prefix(16)) })")
         }
@@ -245,7 +253,7 @@ final class DevnetRun: Sendable {
                                   realAgents: [RealAgent], realProduced: [Int], into report: inout DevnetReport) throws {
         let path = "\(network.nodeHome(0))/data/ledger.sqlite"
         let store: LedgerStore
-        do { store = try LedgerStore(path: path) } catch { throw CLIError("cannot open \(path) for the exactly-once check: \(error)") }
+        do { store = try LedgerStore(path: path) } catch { throw DevnetError("cannot open \(path) for the exactly-once check: \(error)") }
         func finalTransfers(of account: AccountID) throws -> [Transfer] {
             var transfers: [Transfer] = []
             var seq: UInt64 = 1
@@ -373,9 +381,15 @@ struct Monitor {
     }
 
     mutating func frameIfDue(phase: String, elapsed: Double, force: Bool = false) async -> (frame: DevnetFrame, finalPerSecond: Int)? {
-        let now = Monotonic.seconds()
         // A forced frame right after a regular one would divide by a sliver of time.
-        guard now - last >= (force ? 0.5 : 1) else { return nil }
+        guard Monotonic.seconds() - last >= (force ? 0.5 : 1) else { return nil }
+        return await frame(phase: phase, elapsed: elapsed)
+    }
+
+    /// The frame of the time since the last one, labelled `elapsed`; rates are
+    /// per second of the real interval (a frame can come late on a saturated machine).
+    mutating func frame(phase: String, elapsed: Double) async -> (frame: DevnetFrame, finalPerSecond: Int) {
+        let now = Monotonic.seconds()
         let interval = max(0.001, now - last)
         last = now
         let (totals, window) = scoreboard.takeWindow()
@@ -384,9 +398,9 @@ struct Monitor {
 
         var rows: [DevnetFrame.Row] = []
         let network = self.network
-        let statuses = await withTaskGroup(of: (Int, DevnetNetwork.NodeStatus?).self) { group in
+        let statuses = await withTaskGroup(of: (Int, NodeStatusResponse?).self) { group in
             for index in network.validators.indices { group.addTask { (index, await network.nodeStatus(index, timeout: .milliseconds(700))) } }
-            var result: [Int: DevnetNetwork.NodeStatus] = [:]
+            var result: [Int: NodeStatusResponse] = [:]
             for await (index, status) in group { result[index] = status }
             return result
         }
@@ -403,7 +417,7 @@ struct Monitor {
         for (index, node) in network.validators.enumerated() {
             let status = statuses[index]
             let state = !node.isRunning ? "down" : status == nil ? "starting" : status!.ready ? "ready" : "catching up"
-            let detail = status.map { "peers \($0.validatorsConnected)/\(network.validators.count - 1)  final \(grouped($0.transfersFinal)) tx" } ?? ""
+            let detail = status.map { "peers \($0.validatorsConnected)/\(network.validators.count - 1)  final \(grouped($0.counters.transfersFinal)) tx" } ?? ""
             rows.append(.init(name: node.name, state: state, cpuPercent: cpu(node.name, node.cpuSeconds), residentBytes: node.residentBytes, detail: detail))
         }
         for (index, bridge) in network.bridges.enumerated() {

@@ -3,8 +3,9 @@ import KognitaSystem
 
 /// What a devnet run measured and found: printed as the summary and written
 /// as the JSON report, from the same values (so the two always agree).
-struct DevnetReport: Sendable {
-    struct Settings: Sendable {
+public struct DevnetReport: Sendable {
+    /// How the run was set up (the command's options).
+    public struct Settings: Sendable {
         var validators: Int
         var bridges: Int
         var devices: Int
@@ -14,6 +15,19 @@ struct DevnetReport: Sendable {
         var duration: Int
         var killAt: Int?
         var directory: String
+
+        public init(validators: Int, bridges: Int, devices: Int, realAgents: Int, rate: Int, batch: Int, duration: Int, killAt: Int?,
+                    directory: String) {
+            self.validators = validators
+            self.bridges = bridges
+            self.devices = devices
+            self.realAgents = realAgents
+            self.rate = rate
+            self.batch = batch
+            self.duration = duration
+            self.killAt = killAt
+            self.directory = directory
+        }
     }
 
     struct Usage: Sendable {
@@ -49,7 +63,8 @@ struct DevnetReport: Sendable {
 
     var ledgersIdentical: Bool { !digests.isEmpty && Set(digests).count == 1 && !digests[0].isEmpty }
     var moneyConserved: Bool { !totalMoney.isEmpty && totalMoney.allSatisfy { $0 == supply } }
-    var passed: Bool { problems.isEmpty }
+    /// Whether every check held.
+    public var passed: Bool { problems.isEmpty }
     var finalPerSecond: Double { loadSeconds > 0 ? Double(finalInLoad) / loadSeconds : 0 }
     var producedPerSecond: Double { loadSeconds > 0 ? Double(producedInLoad) / loadSeconds : 0 }
     /// The mean of the whole seconds after the first 5 (the ramp-up: devices
@@ -62,7 +77,8 @@ struct DevnetReport: Sendable {
     /// The lowest whole-second figure after the first 5 seconds (the ramp-up), for "sustained".
     var lowestSecond: Int? { finalPerSecondSeries.count > 6 ? finalPerSecondSeries.dropFirst(5).dropLast().min() : nil }
 
-    var summary: String {
+    /// The summary printed at the end of a run.
+    public var summary: String {
         var lines: [String] = [""]
         let plural = settings.bridges == 1 ? "" : "s"
         let agents = settings.realAgents > 0 ? " + \(settings.realAgents) kognita-agent processes" : ""
@@ -94,7 +110,8 @@ struct DevnetReport: Sendable {
         return lines.joined(separator: "\n")
     }
 
-    var json: String {
+    /// The report as JSON (`--report`).
+    public var json: String {
         func number(_ value: Double) -> String { String(format: "%.3f", value) }
         return JSONText.object([
             ("passed", passed ? "true" : "false"),

@@ -1,6 +1,7 @@
 import KognitaAgent
 import KognitaCore
 import KognitaMQTT
+import KognitaSystem
 import Synchronization
 
 /// The devnet's simulated devices: real agents (rules, batcher, spool,
@@ -32,12 +33,20 @@ final class DeviceFleet: Sendable {
     private let controls = Mutex<[AgentRuntime.Control]>([])
     private let failures = Mutex<[String]>([])
     private let finished = Mutex<Task<Void, Never>?>(nil)
+    /// Where the devices run. An agent blocks (fsync of its spool, a sensor
+    /// read) and signs; on Swift's cooperative pool (one thread per core)
+    /// that stalled every other device, the view and the ticks, and a late
+    /// tick reads a meter less often, so the fleet produced less than offered.
+    private let executor = BlockingExecutor(name: "devices", threads: 8)
 
     init(devices: [Device], settings: Settings, scoreboard: Scoreboard) {
         self.devices = devices
         self.settings = settings
         self.scoreboard = scoreboard
     }
+
+    /// The longest a transfer waits in an open batch (the agent's default).
+    static let batchDelayMilliseconds = 2000
 
     /// How many meters (each one sensor with one per-unit rule) a device needs
     /// for its rate: a meter is read every 100 ms (the agent's tick) and a rule
@@ -57,7 +66,7 @@ final class DeviceFleet: Sendable {
         c.broker.clientID = "devnet-device-\(device.index + 1)"
         c.broker.username = device.key.publicKey.hex
         c.broker.password = device.brokerPassword
-        c.batcher = Batcher.Limits(maxTransfers: settings.batchTransfers, maxBytes: ProtocolLimits.maxBatchBytes, maxDelayMilliseconds: 2000)
+        c.batcher = Batcher.Limits(maxTransfers: settings.batchTransfers, maxBytes: ProtocolLimits.maxBatchBytes, maxDelayMilliseconds: UInt64(Self.batchDelayMilliseconds))
         let meters = Self.meters(forTransfersPerSecond: settings.transfersPerSecond)
         // Milli-units per second per meter; one unit is one transfer.
         let rate = Int64((settings.transfersPerSecond * 1000 / Double(meters)).rounded())
@@ -83,7 +92,7 @@ final class DeviceFleet: Sendable {
                     options.observer = scoreboard.observer(for: device.index)
                     options.logPrefix = "device \(device.index + 1): "
                     options.writesStatusFile = false
-                    group.addTask { [self] in
+                    group.addTask(executorPreference: executor) { [self] in
                         let runtime: AgentRuntime
                         do {
                             runtime = try AgentRuntime(configuration, options: options)
@@ -94,8 +103,10 @@ final class DeviceFleet: Sendable {
                         controls.withLock { $0.append(runtime.control) }
                         started.continuation.yield(nil)
                         // Devices power on at different moments: spread the starts over a
-                        // second, or every device would read, batch and send in lockstep.
-                        try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<1000)))
+                        // batch's longest delay, or every device would read, batch and send
+                        // in lockstep, and a second of many closed batches would follow a
+                        // second of none.
+                        try? await Task.sleep(for: .milliseconds(Int.random(in: 0..<Self.batchDelayMilliseconds)))
                         do { try await runtime.run() } catch {
                             failures.withLock { $0.append("device \(device.index + 1) stopped: \(error)") }
                         }
@@ -108,7 +119,7 @@ final class DeviceFleet: Sendable {
         for await failure in started.stream {
             if let failure {
                 stop()
-                throw CLIError(failure)
+                throw DevnetError(failure)
             }
             count += 1
             if count == devices.count { break }
@@ -121,8 +132,11 @@ final class DeviceFleet: Sendable {
     /// Stops every device (each closes its open batch and disconnects).
     func stop() { for control in controls.withLock({ $0 }) { control.stop() } }
 
-    /// Waits for every device's loop to end (after ``stop()``).
-    func wait() async { await finished.withLock { $0 }?.value }
+    /// Waits for every device's loop to end (after ``stop()``), then ends the devices' threads.
+    func wait() async {
+        await finished.withLock { $0 }?.value
+        executor.shutdown()
+    }
 
     /// Errors that ended a device's loop.
     var errors: [String] { failures.withLock { $0 } }

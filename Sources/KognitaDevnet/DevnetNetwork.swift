@@ -7,8 +7,9 @@ import KognitaSystem
 /// the way an operator makes one (`kognita genesis new`, the project's broker
 /// config through Scripts/local-broker.sh, bridge.toml files), started on free
 /// ports, every process tracked so that all are stopped whatever happens.
-final class DevnetNetwork: Sendable {
-    struct Tools: Sendable {
+public final class DevnetNetwork: Sendable {
+    /// The programs a network runs.
+    public struct Tools: Sendable {
         let node: String
         let bridge: String
         let agent: String
@@ -16,6 +17,15 @@ final class DevnetNetwork: Sendable {
         let mosquittoPasswd: String
         /// Scripts/local-broker.sh of this source tree (it reads Config/mosquitto.conf and .acl).
         let brokerScript: String
+
+        public init(node: String, bridge: String, agent: String, mosquitto: String, mosquittoPasswd: String, brokerScript: String) {
+            self.node = node
+            self.bridge = bridge
+            self.agent = agent
+            self.mosquitto = mosquitto
+            self.mosquittoPasswd = mosquittoPasswd
+            self.brokerScript = brokerScript
+        }
     }
 
     let directory: String
@@ -50,12 +60,10 @@ final class DevnetNetwork: Sendable {
         bridgeMetricsPorts = try (0..<bridgeCount).map { _ in try FreePort.find() }
 
         // The network: genesis, validator keys and node configs, the faucet key.
-        let genesisCommand = try GenesisNewCommand.parse([
-            "--network", network.rawValue, "--validators", "\(count)", "--out", "\(directory)/net",
-            "--base-port", "\(peerBase)", "--api-base-port", "\(apiBasePort)",
-        ])
-        _ = try genesisCommand.makeNetwork()
-        genesis = try Node.loadGenesis("\(directory)/net/genesis.toml")
+        do throws(NetworkFilesError) {
+            genesis = try LocalNetworkFiles.make(.init(network: network, validators: count, directory: "\(directory)/net",
+                                                       basePort: peerBase, apiBasePort: apiBasePort)).genesis
+        } catch { throw DevnetError(error.description) }
 
         // The broker: the project's config, with the bridge and every device in its password file.
         let brokerDirectory = "\(directory)/broker"
@@ -114,7 +122,7 @@ final class DevnetNetwork: Sendable {
             guard broker.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw CLIError("mosquitto did not start (\(broker.exitDescription)); its log says:\n\(broker.logTail())")
+        throw DevnetError("mosquitto did not start (\(broker.exitDescription)); its log says:\n\(broker.logTail())")
     }
 
     /// Starts validator `index` and waits until it is ready (caught up).
@@ -127,12 +135,12 @@ final class DevnetNetwork: Sendable {
         let deadline = Monotonic.seconds() + seconds
         while Monotonic.seconds() < deadline {
             guard validators[index].isRunning else {
-                throw CLIError("validator-\(index + 1) exited (\(validators[index].exitDescription)):\n\(validators[index].logTail())")
+                throw DevnetError("validator-\(index + 1) exited (\(validators[index].exitDescription)):\n\(validators[index].logTail())")
             }
             if let status = await nodeStatus(index), status.ready { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw CLIError("validator-\(index + 1) was not ready within \(Int(seconds)) s:\n\(validators[index].logTail())")
+        throw DevnetError("validator-\(index + 1) was not ready within \(Int(seconds)) s:\n\(validators[index].logTail())")
     }
 
     /// Starts bridge `index` and waits until it has every node and the broker.
@@ -145,13 +153,13 @@ final class DevnetNetwork: Sendable {
         let deadline = Monotonic.seconds() + seconds
         while Monotonic.seconds() < deadline {
             guard bridges[index].isRunning else {
-                throw CLIError("bridge-\(index + 1) exited (\(bridges[index].exitDescription)):\n\(bridges[index].logTail())")
+                throw DevnetError("bridge-\(index + 1) exited (\(bridges[index].exitDescription)):\n\(bridges[index].logTail())")
             }
             if let metrics = await bridgeMetrics(index), metrics.nodesConnected >= validators.count,
                bridges[index].logTail(1 << 16).contains("broker: connected") { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw CLIError("bridge-\(index + 1) did not connect to the nodes and the broker within \(Int(seconds)) s:\n\(bridges[index].logTail())")
+        throw DevnetError("bridge-\(index + 1) did not connect to the nodes and the broker within \(Int(seconds)) s:\n\(bridges[index].logTail())")
     }
 
     /// Stops everything: bridges, then nodes, then the broker (SIGTERM, SIGKILL after 10 s).
@@ -163,29 +171,10 @@ final class DevnetNetwork: Sendable {
 
     // MARK: - Probes
 
-    /// What the view and the checks need from `GET /v1/status`.
-    struct NodeStatus: Sendable {
-        var ready: Bool
-        var validatorsConnected: Int
-        var digest: String
-        var totalMoney: UInt64
-        var supply: UInt64
-        var batchesFinal: Int
-        var transfersFinal: Int
-    }
-
-    func nodeStatus(_ index: Int, timeout: Duration = .seconds(2)) async -> NodeStatus? {
-        guard let client = try? NodeHTTPClient(url: nodeURL(index)),
-              let response = try? await client.request(.GET, "/v1/status", timeout: timeout), response.status == 200,
-              let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else { return nil }
-        let ledger = object["ledger"] as? [String: Any] ?? [:]
-        let counters = object["counters"] as? [String: Any] ?? [:]
-        func number(_ value: Any?) -> UInt64 { (value as? NSNumber)?.uint64Value ?? UInt64((value as? String) ?? "") ?? 0 }
-        return NodeStatus(ready: object["ready"] as? Bool ?? false,
-                          validatorsConnected: Int(number(object["validators_connected"])),
-                          digest: ledger["digest"] as? String ?? "",
-                          totalMoney: number(ledger["total_money"]), supply: number(ledger["supply"]),
-                          batchesFinal: Int(number(counters["batches_final"])), transfersFinal: Int(number(counters["transfers_final"])))
+    /// `GET /v1/status` of validator `index`; nil when it does not answer in time.
+    func nodeStatus(_ index: Int, timeout: Duration = .seconds(2)) async -> NodeStatusResponse? {
+        guard let api = try? NodeAPIClient(url: nodeURL(index)) else { return nil }
+        return try? await api.status(timeout: timeout)
     }
 
     /// What the view needs from a bridge's `/metrics`.
@@ -217,11 +206,12 @@ final class DevnetNetwork: Sendable {
                 let account = accounts[next]
                 next += 1
                 group.addTask {
-                    let client = try NodeHTTPClient(url: url)
-                    let body = Array("{\"account\":\"\(account.hex)\",\"amount\":\(amount)}".utf8)
-                    let response = try await client.request(.POST, "/v1/faucet", body: body, contentType: "application/json", timeout: .seconds(60))
-                    guard response.status == 200 else {
-                        throw CLIError("the faucet did not pay \(account.hex.prefix(16)): HTTP \(response.status) \(response.text)")
+                    let ack: AckResponse
+                    do { ack = try await NodeAPIClient(url: url).faucet(account, amount: amount, timeout: .seconds(60)) } catch {
+                        throw DevnetError("the faucet did not pay \(account.hex.prefix(16)): \(error)")
+                    }
+                    guard ack.status == "final" else {
+                        throw DevnetError("the faucet did not pay \(account.hex.prefix(16)): \(ack.status) \(ack.error ?? "") \(ack.detail ?? "")")
                     }
                 }
             }
@@ -234,7 +224,7 @@ final class DevnetNetwork: Sendable {
 
     static func write(_ text: String, to path: String, mode: mode_t = 0o600) throws {
         do throws(FileError) { try FileIO.writeAtomically(Array(text.utf8), to: path, mode: mode, replace: true) } catch {
-            throw CLIError("cannot write \(path): \(error.message)")
+            throw DevnetError("cannot write \(path): \(error.message)")
         }
     }
 }

@@ -1,0 +1,327 @@
+import KognitaCore
+
+// The node's HTTP API as values: what the node sends, and what the CLI, the
+// devnet and the tests read back. One definition for both ends, so a field
+// cannot be renamed on one side only. The JSON field names are a contract
+// (scripts read them): each type spells them out in its CodingKeys.
+
+/// `GET /v1/status`: one consistent snapshot of the node.
+public struct NodeStatusResponse: Codable, Sendable, Hashable {
+    /// The node's identity (hex public key).
+    public var node: String
+    public var network: String
+    /// The genesis digest (hex).
+    public var genesis: String
+    public var epoch: UInt64
+    /// "validator" or "full node".
+    public var role: String
+    /// Whether the startup catch-up is done (before it, the node takes no submissions).
+    public var ready: Bool
+    public var committee: [CommitteeMember]
+    public var validatorsConnected: Int
+    public var validatorsExpected: Int
+    public var peers: [Peer]
+    /// Bridges and other clients connected over the peer protocol.
+    public var clients: Int
+    public var ledger: Ledger
+    public var counters: Counters
+    /// The faucet's account, on the node that serves one.
+    public var faucet: String?
+
+    /// A member of the committee, as this node sees it.
+    public struct CommitteeMember: Codable, Sendable, Hashable {
+        public var id: String
+        public var weight: UInt64
+        public var address: String
+        /// Whether this node has a link to it; nil for the node itself.
+        public var connected: Bool?
+        public var isSelf: Bool
+
+        public init(id: String, weight: UInt64, address: String, connected: Bool?, isSelf: Bool) {
+            self.id = id
+            self.weight = weight
+            self.address = address
+            self.connected = connected
+            self.isSelf = isSelf
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, weight, address, connected
+            case isSelf = "self"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(weight, forKey: .weight)
+            try container.encode(address, forKey: .address)
+            // null for the node itself, as the API has always said.
+            try container.encode(connected, forKey: .connected)
+            try container.encode(isSelf, forKey: .isSelf)
+        }
+    }
+
+    /// A peer link: another node or a client.
+    public struct Peer: Codable, Sendable, Hashable {
+        public var id: String
+        public var role: String
+        public var address: String
+
+        public init(id: String, role: String, address: String) {
+            self.id = id
+            self.role = role
+            self.address = address
+        }
+    }
+
+    /// The ledger's summary.
+    public struct Ledger: Codable, Sendable, Hashable {
+        public var accounts: Int
+        /// The state digest (hex): equal on nodes that applied the same certificates.
+        public var digest: String
+        /// Balances plus the fee pool, base units: the supply when money is conserved.
+        public var totalMoney: UInt64
+        public var supply: UInt64
+        public var feePool: UInt64
+        /// Batches known here and not yet final.
+        public var pendingBatches: Int
+
+        public init(accounts: Int, digest: String, totalMoney: UInt64, supply: UInt64, feePool: UInt64, pendingBatches: Int) {
+            self.accounts = accounts
+            self.digest = digest
+            self.totalMoney = totalMoney
+            self.supply = supply
+            self.feePool = feePool
+            self.pendingBatches = pendingBatches
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case accounts, digest, supply
+            case totalMoney = "total_money"
+            case feePool = "fee_pool"
+            case pendingBatches = "pending_batches"
+        }
+    }
+
+    /// Counts since the node started.
+    public struct Counters: Codable, Sendable, Hashable {
+        public var batchesReceived: Int
+        public var batchesFinal: Int
+        public var transfersFinal: Int
+        public var votesSent: Int
+        public var certificatesFormed: Int
+        public var rejected: Int
+        public var catchUpBatches: Int
+
+        public init(batchesReceived: Int, batchesFinal: Int, transfersFinal: Int, votesSent: Int, certificatesFormed: Int,
+                    rejected: Int, catchUpBatches: Int) {
+            self.batchesReceived = batchesReceived
+            self.batchesFinal = batchesFinal
+            self.transfersFinal = transfersFinal
+            self.votesSent = votesSent
+            self.certificatesFormed = certificatesFormed
+            self.rejected = rejected
+            self.catchUpBatches = catchUpBatches
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case rejected
+            case batchesReceived = "batches_received"
+            case batchesFinal = "batches_final"
+            case transfersFinal = "transfers_final"
+            case votesSent = "votes_sent"
+            case certificatesFormed = "certificates_formed"
+            case catchUpBatches = "catch_up_batches"
+        }
+    }
+
+    public init(node: String, network: String, genesis: String, epoch: UInt64, role: String, ready: Bool,
+                committee: [CommitteeMember], validatorsConnected: Int, validatorsExpected: Int, peers: [Peer], clients: Int,
+                ledger: Ledger, counters: Counters, faucet: String?) {
+        self.node = node
+        self.network = network
+        self.genesis = genesis
+        self.epoch = epoch
+        self.role = role
+        self.ready = ready
+        self.committee = committee
+        self.validatorsConnected = validatorsConnected
+        self.validatorsExpected = validatorsExpected
+        self.peers = peers
+        self.clients = clients
+        self.ledger = ledger
+        self.counters = counters
+        self.faucet = faucet
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case node, network, genesis, epoch, role, ready, committee, peers, clients, ledger, counters, faucet
+        case validatorsConnected = "validators_connected"
+        case validatorsExpected = "validators_expected"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(node, forKey: .node)
+        try container.encode(network, forKey: .network)
+        try container.encode(genesis, forKey: .genesis)
+        try container.encode(epoch, forKey: .epoch)
+        try container.encode(role, forKey: .role)
+        try container.encode(ready, forKey: .ready)
+        try container.encode(committee, forKey: .committee)
+        try container.encode(validatorsConnected, forKey: .validatorsConnected)
+        try container.encode(validatorsExpected, forKey: .validatorsExpected)
+        try container.encode(peers, forKey: .peers)
+        try container.encode(clients, forKey: .clients)
+        try container.encode(ledger, forKey: .ledger)
+        try container.encode(counters, forKey: .counters)
+        // null on a node without a faucet, as the API has always said.
+        try container.encode(faucet, forKey: .faucet)
+    }
+}
+
+/// `GET /v1/accounts/{id}`: an account's head.
+public struct AccountResponse: Codable, Sendable, Hashable {
+    public var account: String
+    /// The seq the account's next batch must carry.
+    public var nextSeq: UInt64
+    /// The id (hex) of its last final batch; all zeros before the first.
+    public var lastFinal: String
+    public var balance: UInt64
+
+    public init(account: String, nextSeq: UInt64, lastFinal: String, balance: UInt64) {
+        self.account = account
+        self.nextSeq = nextSeq
+        self.lastFinal = lastFinal
+        self.balance = balance
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case account, balance
+        case nextSeq = "next_seq"
+        case lastFinal = "last_final"
+    }
+}
+
+/// `GET /v1/batches/{id}`: the final batches with this id (two accounts may
+/// sign byte-identical payloads, so there can be more than one).
+public struct BatchLookupResponse: Codable, Sendable, Hashable {
+    /// Always "final" (an unknown batch is a 404 ``ErrorResponse``).
+    public var status: String
+    public var id: String
+    public var batches: [FinalBatch]
+
+    public struct FinalBatch: Codable, Sendable, Hashable {
+        public var account: String
+        public var seq: UInt64
+        public var transfers: Int
+        public var fee: UInt64
+        /// When this node applied it, ms since the Unix epoch.
+        public var appliedAt: UInt64
+        /// The certificate (hex CBOR).
+        public var certificate: String
+
+        public init(account: String, seq: UInt64, transfers: Int, fee: UInt64, appliedAt: UInt64, certificate: String) {
+            self.account = account
+            self.seq = seq
+            self.transfers = transfers
+            self.fee = fee
+            self.appliedAt = appliedAt
+            self.certificate = certificate
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case account, seq, transfers, fee, certificate
+            case appliedAt = "applied_at"
+        }
+    }
+
+    public init(id: String, batches: [FinalBatch]) {
+        status = "final"
+        self.id = id
+        self.batches = batches
+    }
+}
+
+/// `POST /v1/batches` and `POST /v1/faucet`: the network's answer about one
+/// batch, the ack of the device contract as JSON.
+public struct AckResponse: Codable, Sendable, Hashable {
+    /// "accepted", "final", "rejected" or "head".
+    public var status: String
+    public var id: String?
+    public var seq: UInt64?
+    /// The contract's reason name, when rejected.
+    public var error: String?
+    public var detail: String?
+    public var head: Head?
+    /// The certificate (hex CBOR), when final.
+    public var certificate: String?
+
+    /// The account's head, sent with a stale or head answer.
+    public struct Head: Codable, Sendable, Hashable {
+        public var nextSeq: UInt64
+        public var lastFinal: String
+        public var balance: UInt64
+
+        public init(nextSeq: UInt64, lastFinal: String, balance: UInt64) {
+            self.nextSeq = nextSeq
+            self.lastFinal = lastFinal
+            self.balance = balance
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case balance
+            case nextSeq = "next_seq"
+            case lastFinal = "last_final"
+        }
+    }
+
+    public init(status: String, id: String? = nil, seq: UInt64? = nil, error: String? = nil, detail: String? = nil, head: Head? = nil,
+                certificate: String? = nil) {
+        self.status = status
+        self.id = id
+        self.seq = seq
+        self.error = error
+        self.detail = detail
+        self.head = head
+        self.certificate = certificate
+    }
+
+    /// The JSON form of a contract ack; `note` is added to its detail.
+    public init(_ ack: Ack, note: String? = nil) {
+        status = ack.status.description
+        id = ack.id?.rawValue.hex
+        seq = ack.seq
+        error = ack.reason?.name
+        detail = [ack.detail, note].compactMap { $0 }.joined(separator: "; ")
+        if detail?.isEmpty == true { detail = nil }
+        head = ack.head.map { Head(nextSeq: $0.nextSeq, lastFinal: $0.lastFinal.rawValue.hex, balance: $0.balance.baseUnits) }
+        certificate = ack.cert.map(Hex.encode)
+    }
+}
+
+/// Every error the API answers with (4xx and 5xx).
+public struct ErrorResponse: Codable, Sendable, Hashable, Error {
+    /// A short reason name (the contract's, where one fits): "malformed", "unknown", ...
+    public var error: String
+    /// What went wrong and what to do, for a person.
+    public var detail: String
+
+    public init(error: String, detail: String) {
+        self.error = error
+        self.detail = detail
+    }
+}
+
+/// `POST /v1/faucet`'s body.
+public struct FaucetRequest: Codable, Sendable, Hashable {
+    /// The account to pay (hex).
+    public var account: String
+    /// Base units, at least 1.
+    public var amount: UInt64
+
+    public init(account: String, amount: UInt64) {
+        self.account = account
+        self.amount = amount
+    }
+}

@@ -8,14 +8,15 @@ import Glibc
 /// One process of the devnet (a node, a bridge, the broker, a real agent):
 /// how to start it, the process now running, and its CPU time and peak
 /// memory over every incarnation (a crash drill kills and restarts it).
-final class Component: Sendable {
-    enum Kind: String, Sendable { case node, bridge, broker, agent }
+public final class Component: Sendable {
+    /// What the process is.
+    public enum Kind: String, Sendable { case node, bridge, broker, agent }
 
-    let name: String
-    let kind: Kind
+    public let name: String
+    public let kind: Kind
     let executable: String
     let arguments: [String]
-    let logFile: String
+    public let logFile: String
 
     private struct State {
         var process: SpawnedProcess?
@@ -34,7 +35,7 @@ final class Component: Sendable {
     }
 
     /// Starts it (again, after a stop or a kill).
-    func start() throws {
+    public func start() throws {
         let process: SpawnedProcess
         do { process = try SpawnedProcess(executable, arguments, logFile: logFile) } catch {
             throw DevnetError("cannot start \(name): \(error); is \(executable) built? (make devnet builds it)")
@@ -47,14 +48,17 @@ final class Component: Sendable {
     }
 
     /// Stops it with `signal` (SIGTERM: cleanly; SIGKILL: a crash), waiting up
-    /// to `timeout` seconds before SIGKILL.
-    func stop(signal: Int32 = SIGTERM, timeout: Double = 10) {
+    /// to `timeout` seconds before SIGKILL; returns its exit code (nil when a
+    /// signal ended it or it was not running).
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM, timeout: Double = 10) -> Int32? {
         let process = state.withLock { $0.process }
         process?.stop(signal: signal, timeout: timeout)
         state.withLock { state in
             retire(&state)
             state.process = nil
         }
+        return process?.exitCode
     }
 
     /// Folds the current process's usage into the totals once it has exited.
@@ -65,7 +69,7 @@ final class Component: Sendable {
         state.process = nil
     }
 
-    var isRunning: Bool { state.withLock { $0.process?.isRunning ?? false } }
+    public var isRunning: Bool { state.withLock { $0.process?.isRunning ?? false } }
 
     /// How the last process ended, for a message ("exit 1", "signal 9").
     var exitDescription: String {
@@ -88,7 +92,7 @@ final class Component: Sendable {
     var restarts: Int { state.withLock { max(0, $0.starts - 1) } }
 
     /// The last `count` bytes of its log, for an error message.
-    func logTail(_ count: Int = 1500) -> String {
+    public func logTail(_ count: Int = 1500) -> String {
         let text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
         return String(text.suffix(count))
     }

@@ -28,32 +28,41 @@ public final class DevnetNetwork: Sendable {
         }
     }
 
-    let directory: String
+    public let directory: String
     let tools: Tools
-    let network: NetworkID
-    let validators: [Component]
-    let bridges: [Component]
-    let broker: Component
-    let apiBasePort: Int
+    public let network: NetworkID
+    /// The validator nodes; validator-1 (index 0) serves the faucet.
+    public let validators: [Component]
+    public let bridges: [Component]
+    /// mosquitto; its files exist only in a network with bridges or devices.
+    public let broker: Component
+    /// Validator N (1-based) listens for peers on this port + N.
+    public let peerBasePort: Int
+    /// Validator N (1-based) serves its HTTP API on this port + N.
+    public let apiBasePort: Int
     let brokerPort: Int
     let bridgeMetricsPorts: [Int]
-    let genesis: Genesis
+    public let genesis: Genesis
 
     var netDirectory: String { "\(directory)/net" }
-    var genesisPath: String { "\(netDirectory)/genesis.toml" }
-    func nodeURL(_ index: Int) -> String { "http://127.0.0.1:\(apiBasePort + index + 1)" }
-    func nodeHome(_ index: Int) -> String { "\(netDirectory)/validator-\(index + 1)" }
+    public var genesisPath: String { "\(netDirectory)/genesis.toml" }
+    public var faucetKeyPath: String { "\(netDirectory)/faucet.key" }
+    public func nodeURL(_ index: Int) -> String { "http://127.0.0.1:\(apiBasePort + index + 1)" }
+    public func nodeHome(_ index: Int) -> String { "\(netDirectory)/validator-\(index + 1)" }
     var allComponents: [Component] { validators + bridges + [broker] }
 
     /// Makes the network's files in `directory` and registers `devices`
-    /// (id and broker password each) with the broker. Starts nothing.
-    init(directory: String, tools: Tools, validators count: Int, bridges bridgeCount: Int,
-         devices: [(id: AccountID, password: String)]) throws {
+    /// (id and broker password each) with the broker. Starts nothing. A
+    /// network of nodes alone (no bridges, no devices) needs no broker and
+    /// gets none of its files.
+    public init(directory: String, tools: Tools, network: NetworkID = try! NetworkID("kognita-devnet"), validators count: Int,
+                bridges bridgeCount: Int, devices: [(id: AccountID, password: String)]) throws {
         self.directory = directory
         self.tools = tools
-        network = try! NetworkID("kognita-devnet")
+        self.network = network
         // FreePort never hands out a port twice in one process, so these do not overlap.
         let peerBase = try FreePort.findRange(count)
+        peerBasePort = peerBase
         apiBasePort = try FreePort.findRange(count)
         brokerPort = try FreePort.find()
         let tlsPort = try FreePort.find()
@@ -67,14 +76,16 @@ public final class DevnetNetwork: Sendable {
 
         // The broker: the project's config, with the bridge and every device in its password file.
         let brokerDirectory = "\(directory)/broker"
-        try FileManager.default.createDirectory(atPath: brokerDirectory, withIntermediateDirectories: true)
-        let bridgePassword = Hex.encode(Sodium.randomBytes(16))
-        try Self.write(bridgePassword, to: "\(brokerDirectory)/bridge-password")
-        var passwords = "kognita-bridge:\(bridgePassword)\n"
-        for device in devices { passwords += "\(device.id.hex):\(device.password)\n" }
-        try Self.write(passwords, to: "\(brokerDirectory)/mosquitto.passwd")
-        try runTool(tools.mosquittoPasswd, ["-U", "\(brokerDirectory)/mosquitto.passwd"], hint: "install mosquitto (make setup)")
-        try runTool("bash", [tools.brokerScript, brokerDirectory, "\(brokerPort)", "\(tlsPort)"], hint: "Scripts/local-broker.sh needs openssl (make setup)")
+        if bridgeCount > 0 || !devices.isEmpty {
+            try FileManager.default.createDirectory(atPath: brokerDirectory, withIntermediateDirectories: true)
+            let bridgePassword = Hex.encode(Sodium.randomBytes(16))
+            try Self.write(bridgePassword, to: "\(brokerDirectory)/bridge-password")
+            var passwords = "kognita-bridge:\(bridgePassword)\n"
+            for device in devices { passwords += "\(device.id.hex):\(device.password)\n" }
+            try Self.write(passwords, to: "\(brokerDirectory)/mosquitto.passwd")
+            try runTool(tools.mosquittoPasswd, ["-U", "\(brokerDirectory)/mosquitto.passwd"], hint: "install mosquitto (make setup)")
+            try runTool("bash", [tools.brokerScript, brokerDirectory, "\(brokerPort)", "\(tlsPort)"], hint: "Scripts/local-broker.sh needs openssl (make setup)")
+        }
         broker = Component(name: "broker", kind: .broker, executable: tools.mosquitto,
                            arguments: ["-c", "\(brokerDirectory)/mosquitto.conf"], logFile: "\(brokerDirectory)/mosquitto.out")
 
@@ -131,7 +142,8 @@ public final class DevnetNetwork: Sendable {
         try await waitUntilReady(index, within: seconds)
     }
 
-    func waitUntilReady(_ index: Int, within seconds: Double = 60) async throws {
+    /// Waits until validator `index` answers and says it is ready (caught up); throws with its log if it exits or takes too long.
+    public func waitUntilReady(_ index: Int, within seconds: Double = 60) async throws {
         let deadline = Monotonic.seconds() + seconds
         while Monotonic.seconds() < deadline {
             guard validators[index].isRunning else {
@@ -163,7 +175,7 @@ public final class DevnetNetwork: Sendable {
     }
 
     /// Stops everything: bridges, then nodes, then the broker (SIGTERM, SIGKILL after 10 s).
-    func stopAll() {
+    public func stopAll() {
         for bridge in bridges { bridge.stop() }
         for node in validators { node.stop() }
         broker.stop()
@@ -172,7 +184,7 @@ public final class DevnetNetwork: Sendable {
     // MARK: - Probes
 
     /// `GET /v1/status` of validator `index`; nil when it does not answer in time.
-    func nodeStatus(_ index: Int, timeout: Duration = .seconds(2)) async -> NodeStatusResponse? {
+    public func nodeStatus(_ index: Int, timeout: Duration = .seconds(2)) async -> NodeStatusResponse? {
         guard let api = try? NodeAPIClient(url: nodeURL(index)) else { return nil }
         return try? await api.status(timeout: timeout)
     }

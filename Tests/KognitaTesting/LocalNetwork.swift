@@ -1,20 +1,21 @@
 import Foundation
 import KognitaCore
+import KognitaDevnet
 import KognitaNode
 import KognitaSystem
 
-/// A real network of `kognita-node` processes on loopback for tests, made the
-/// way a user makes one (`kognita genesis new`'s LocalNetworkFiles), in a temporary directory.
-/// Nodes can be killed with any signal and started again; every process is
-/// stopped when the scope ends, whatever happens.
-public final class LocalNetwork: @unchecked Sendable {
+/// A real network of `kognita-node` processes on loopback for tests: the
+/// devnet's network (KognitaDevnet's DevnetNetwork, with nodes only), made in
+/// a temporary directory. Nodes can be killed with any signal and started
+/// again; every process is stopped when the scope ends, whatever happens.
+public final class LocalNetwork: Sendable {
     public let directory: String
     public let size: Int
-    public let basePort: Int
-    public let apiBasePort: Int
     public let network = "testnet"
-    private var processes: [SpawnedProcess?]
-    private let lock = NSLock()
+    /// The devnet's network underneath: its files, processes and probes.
+    public let net: DevnetNetwork
+    public var basePort: Int { net.peerBasePort }
+    public var apiBasePort: Int { net.apiBasePort }
 
     /// Makes a network of `validators` nodes, starts them all, waits until they are
     /// ready, runs `body`, then stops them.
@@ -33,44 +34,32 @@ public final class LocalNetwork: @unchecked Sendable {
     init(directory: String, validators: Int) throws {
         self.directory = directory
         size = validators
-        basePort = try FreePort.findRange(validators)
-        apiBasePort = try FreePort.findRange(validators)
-        processes = Array(repeating: nil, count: validators)
-        _ = try LocalNetworkFiles.make(.init(network: try NetworkID(network), validators: validators, directory: "\(directory)/net",
-                                             basePort: basePort, apiBasePort: apiBasePort))
+        let node = try Repository.builtProduct("kognita-node")
+        // Nodes only: the broker's and the bridge's tools are never run.
+        let tools = DevnetNetwork.Tools(node: node, bridge: "", agent: "", mosquitto: "", mosquittoPasswd: "", brokerScript: "")
+        net = try DevnetNetwork(directory: directory, tools: tools, network: try NetworkID(network), validators: validators, bridges: 0, devices: [])
     }
 
     /// The directory of node `index` (0-based: validator-1 is index 0).
-    public func home(_ index: Int) -> String { "\(directory)/net/validator-\(index + 1)" }
-    public var faucetKeyPath: String { "\(directory)/net/faucet.key" }
-    public var genesisPath: String { "\(directory)/net/genesis.toml" }
+    public func home(_ index: Int) -> String { net.nodeHome(index) }
+    public var faucetKeyPath: String { net.faucetKeyPath }
+    public var genesisPath: String { net.genesisPath }
     public func identity(_ index: Int) throws -> SigningKey { try KeyFile.load("\(home(index))/identity.key") }
-    public func url(_ index: Int) -> String { "http://127.0.0.1:\(apiBasePort + index + 1)" }
+    public func url(_ index: Int) -> String { net.nodeURL(index) }
     public func client(_ index: Int) -> NodeHTTPClient { try! NodeHTTPClient(url: url(index)) }
-    public func log(_ index: Int) -> String { (try? String(contentsOfFile: "\(home(index))/node.log", encoding: .utf8)) ?? "" }
+    public func log(_ index: Int) -> String { (try? String(contentsOfFile: net.validators[index].logFile, encoding: .utf8)) ?? "" }
 
     /// Starts node `index` (again).
-    public func start(_ index: Int) throws {
-        let process = try SpawnedProcess(try Repository.builtProduct("kognita-node"), ["--config", "\(home(index))/node.toml"],
-                                         logFile: "\(home(index))/node.log")
-        lock.withLock { processes[index] = process }
-    }
+    public func start(_ index: Int) throws { try net.validators[index].start() }
 
     /// Stops node `index` with `signal` (SIGKILL: no chance to clean up);
     /// returns its exit code (nil when a signal ended it).
     @discardableResult
-    public func stop(_ index: Int, signal: Int32 = SIGTERM) -> Int32? {
-        let process = lock.withLock { () -> SpawnedProcess? in
-            defer { processes[index] = nil }
-            return processes[index]
-        }
-        process?.stop(signal: signal, timeout: 10)
-        return process?.exitCode
-    }
+    public func stop(_ index: Int, signal: Int32 = SIGTERM) -> Int32? { net.validators[index].stop(signal: signal) }
 
-    public func isRunning(_ index: Int) -> Bool { lock.withLock { processes[index]?.isRunning ?? false } }
+    public func isRunning(_ index: Int) -> Bool { net.validators[index].isRunning }
 
-    public func stopAll() { for index in 0..<size { stop(index, signal: SIGTERM) } }
+    public func stopAll() { net.stopAll() }
 
     /// The typed API client of node `index`.
     public func api(_ index: Int) -> NodeAPIClient { try! NodeAPIClient(url: url(index)) }
@@ -80,13 +69,7 @@ public final class LocalNetwork: @unchecked Sendable {
 
     /// Waits until node `index` answers and says it is ready (caught up).
     public func waitUntilReady(_ index: Int, within seconds: Double = 30) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            guard isRunning(index) else { throw TestSupportError("node \(index) exited:\n\(log(index).suffix(2000))") }
-            if let status = try? await status(index), status.ready { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestSupportError("node \(index) was not ready within \(seconds) s:\n\(log(index).suffix(2000))")
+        do { try await net.waitUntilReady(index, within: seconds) } catch { throw TestSupportError("node \(index): \(error)") }
     }
 
     /// An account's head on node `index`: (next seq, balance).
@@ -125,5 +108,4 @@ public final class LocalNetwork: @unchecked Sendable {
         guard ack.status == "final" else { throw TestSupportError("the faucet answered \(ack)") }
     }
 
-    deinit { stopAll() }
 }

@@ -507,9 +507,14 @@ public final class MQTTClient: @unchecked Sendable {
         let filters = state.withLock { s in
             s.connected = true
             s.connectedThisSession = true
-            return sessionPresent ? [:] : s.subscriptions
+            return s.subscriptions
         }
-        // The broker lost our session (or never had it): restore subscriptions.
+        // Subscribe again on every connect, even when the broker says it has
+        // our session: a broker restarted after a crash comes back with its
+        // last saved database, which can hold the session but not the
+        // subscriptions made after that save (a bridge killed with the broker
+        // heard nothing more, every batch stayed pending). Subscribing again
+        // to the same filter only replaces it.
         for (qos, group) in Dictionary(grouping: filters, by: { $0.value }) {
             if let mid = try? sendSubscribe(group.map { $0.key }, qos: qos) { settleUnawaited(mid: mid, kind: .subscribe) }
         }

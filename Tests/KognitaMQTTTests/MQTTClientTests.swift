@@ -109,6 +109,38 @@ struct MQTTClientTests {
         }
     }
 
+    @Test("a broker that comes back from a crash with the session but not the subscriptions made after its last save: the client subscribes again")
+    func resubscribesWhenTheSessionOutlivedItsSubscriptions() async throws {
+        // No timed saves: the database on disk is what the last clean stop wrote.
+        try await MosquittoBroker.with(config: "autosave_interval 0") { broker in
+            try await withClients([Self.config(broker, "bridge-like"), Self.config(broker, "device-like", cleanStart: true)]) { clients in
+                let (subscriber, publisher) = (clients[0], clients[1])
+                #expect(try await subscriber.waitUntilConnected() == false)
+                _ = try await publisher.waitUntilConnected()
+                // A clean stop saves the session, which has no subscription yet.
+                broker.stop()
+                try await broker.start()
+                #expect(try await subscriber.waitUntilConnected(within: 20), "the broker forgot the session on a clean restart")
+                try await subscriber.subscribe(["kognita/test/+/batch"])
+                // A crash loses what came after the save: the subscription, not the session.
+                broker.kill9()
+                try await broker.start()
+                #expect(try await subscriber.waitUntilConnected(within: 20), "the session should have come back from the saved database")
+                _ = try await publisher.waitUntilConnected(within: 20)
+                // Published until heard (the subscription's SUBACK may still be on its way).
+                let publishing = Task {
+                    for _ in 0..<80 where !Task.isCancelled {
+                        try? await publisher.publish("kognita/test/dev9/batch", payload: [9])
+                        try? await Task.sleep(for: .milliseconds(250))
+                    }
+                }
+                defer { publishing.cancel() }
+                let message = try await first(subscriber.messages, within: 20) { $0.topic == "kognita/test/dev9/batch" }
+                #expect(message.payload == [9])
+            }
+        }
+    }
+
     @Test("a message published while the subscriber is away is delivered when it returns")
     func queuedWhileAway() async throws {
         try await MosquittoBroker.with { broker in

@@ -127,7 +127,12 @@ public final class DevnetNetwork: Sendable {
     /// Starts the broker and waits until it takes connections.
     func startBroker() async throws {
         try broker.start()
-        let deadline = Monotonic.seconds() + 15
+        try await waitUntilBrokerAccepts(within: 15)
+    }
+
+    /// Waits until the broker takes connections; throws with its log if it exits or takes too long.
+    func waitUntilBrokerAccepts(within seconds: Double) async throws {
+        let deadline = Monotonic.seconds() + seconds
         while Monotonic.seconds() < deadline {
             if FreePort.accepts(brokerPort) { return }
             guard broker.isRunning else { break }

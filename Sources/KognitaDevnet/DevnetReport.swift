@@ -15,9 +15,15 @@ public struct DevnetReport: Sendable {
         var duration: Int
         var killAt: Int?
         var directory: String
+        /// Chaos: the mean seconds between kills (nil: none).
+        var chaos: Double?
+        /// Seeds the chaos schedule (printed, so a run can be replayed).
+        var seed: UInt64
 
         public init(validators: Int, bridges: Int, devices: Int, realAgents: Int, rate: Int, batch: Int, duration: Int, killAt: Int?,
-                    directory: String) {
+                    directory: String, chaos: Double? = nil, seed: UInt64 = 0) {
+            self.chaos = chaos
+            self.seed = seed
             self.validators = validators
             self.bridges = bridges
             self.devices = devices
@@ -60,6 +66,9 @@ public struct DevnetReport: Sendable {
     var supply: UInt64 = 0
     var usage: [Usage] = []
     var problems: [String] = []
+    /// Chaos kills by component kind ("validator", "bridge", "broker", "agent").
+    var chaosKills: [String: Int] = [:]
+    var totalChaosKills: Int { chaosKills.values.reduce(0, +) }
 
     var ledgersIdentical: Bool { !digests.isEmpty && Set(digests).count == 1 && !digests[0].isEmpty }
     var moneyConserved: Bool { !totalMoney.isEmpty && totalMoney.allSatisfy { $0 == supply } }
@@ -98,6 +107,10 @@ public struct DevnetReport: Sendable {
         lines.append("  ledgers     \(ledgers)")
         let money: String = moneyConserved ? "conserved: \(grouped(Int(clamping: supply))) on every node" : "NOT conserved: \(totalMoney) against supply \(supply)"
         lines.append("  money       \(money)")
+        if let chaos = settings.chaos {
+            let kinds = ["validator", "bridge", "broker", "agent"].map { "\($0) \(chaosKills[$0] ?? 0)" }.joined(separator: ", ")
+            lines.append("  chaos       \(totalChaosKills) kills (one every \(String(format: "%g", chaos)) s +-50%, seed \(settings.seed)): \(kinds)")
+        }
         lines.append("  processes   cpu seconds / peak RSS MiB:")
         for row in usage {
             let name = row.name.padding(toLength: max(13, row.name.count), withPad: " ", startingAt: 0)
@@ -121,6 +134,11 @@ public struct DevnetReport: Sendable {
                 ("real_agents", "\(settings.realAgents)"), ("offered_transfers_per_second", "\(settings.rate)"),
                 ("batch", "\(settings.batch)"), ("duration_seconds", "\(settings.duration)"),
                 ("kill_at_seconds", settings.killAt.map { "\($0)" } ?? "null"), ("data", JSONText.string(settings.directory)),
+                ("chaos_seconds", settings.chaos.map(number) ?? "null"), ("seed", "\(settings.seed)"),
+            ])),
+            ("chaos", JSONText.object([
+                ("total_kills", "\(totalChaosKills)"),
+                ("kills", JSONText.object(["validator", "bridge", "broker", "agent"].map { ($0, "\(chaosKills[$0] ?? 0)") })),
             ])),
             ("throughput", JSONText.object([
                 ("load_seconds", number(loadSeconds)),

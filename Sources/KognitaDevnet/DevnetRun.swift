@@ -13,6 +13,9 @@ public final class DevnetRun: Sendable {
     public let tools: DevnetNetwork.Tools
     /// Ctrl-C (or SIGTERM) count: 1 ends the load early, 2 skips the waiting.
     public let interrupts = Mutex(0)
+    /// When the real agents' simulated meters were at zero (ms since the
+    /// Unix epoch): they keep counting across restarts, as a real meter does.
+    private let meterStart = WallClock.unixMillis()
 
     public init(settings: DevnetReport.Settings, tools: DevnetNetwork.Tools) {
         self.settings = settings
@@ -117,6 +120,16 @@ public final class DevnetRun: Sendable {
             var monitor = Monitor(network: network, fleet: fleet, scoreboard: scoreboard, realAgents: realAgents, settings: settings)
             var killed = false
             var restartTask: Task<Void, any Error>?
+            let chaos = settings.chaos.map { interval in
+                ChaosService(plan: ChaosPlan(meanInterval: interval, validators: network.validators.count, bridges: network.bridges.count,
+                                             agents: realAgents.count, seed: settings.seed),
+                             network: network, agents: realAgents.map(\.component))
+            }
+            if let interval = settings.chaos {
+                printer.note("devnet: chaos: a SIGKILL every \(String(format: "%g", interval)) s +-50% (seed \(settings.seed)), at most "
+                             + "\((network.validators.count - 1) / 3) validator\((network.validators.count - 1) / 3 == 1 ? "" : "s") down at once")
+            }
+            let chaosTask = chaos.map { chaos in Task { await chaos.run(from: loadStart) } }
             // One frame for every second of the load, on a fixed grid: a frame
             // that comes late does not push the next one back, so no second of
             // the view goes missing.
@@ -131,6 +144,7 @@ public final class DevnetRun: Sendable {
                     killed = true
                     restartTask = crashDrill(network: network, printer: &printer)
                 }
+                for line in chaos?.takeNotes() ?? [] { printer.note(line) }
                 let frame = await monitor.frame(phase: "load", elapsed: Double(second))
                 report.finalPerSecondSeries.append(frame.finalPerSecond)
                 printer.show(frame.frame)
@@ -143,6 +157,15 @@ public final class DevnetRun: Sendable {
 
             // The drain: no new transfers; everything spooled becomes final.
             fleet.drain()
+            if let chaos {
+                // Everything killed comes back before the drain is judged.
+                if !(await chaos.settle(timeout: 180)) { report.problems.append("chaos: components still down 180 s after the load") }
+                chaosTask?.cancel()
+                await chaosTask?.value
+                for line in chaos.takeNotes() { printer.note(line) }
+                report.chaosKills = chaos.kills
+                report.problems += chaos.problems
+            }
             var drainedAgents: [Int] = []
             for (index, agent) in realAgents.enumerated() {
                 agent.component.stop()
@@ -182,7 +205,7 @@ public final class DevnetRun: Sendable {
             network.stopAll()
 
             let totals = scoreboard.totals
-            report.produced = totals.producedTransfers + drainedAgents.reduce(0, +)
+            report.produced = totals.producedTransfers
             report.finalBatches = totals.finalBatches
             report.rejections = totals.rejections
             report.setAside = totals.setAside
@@ -277,13 +300,25 @@ public final class DevnetRun: Sendable {
                 if balance > 0 { lost += balance } else if balance < 0 { duplicated -= balance }
             }
         }
+        var realAgentsProduced = 0
         for (index, agent) in realAgents.enumerated() {
             let transfers = try finalTransfers(of: agent.key.publicKey)
             final += transfers.count
             let distinct = Set(transfers).count
             duplicated += transfers.count - distinct
-            lost += max(0, realProduced[index] - distinct)
+            // The status file counts only the last process's transfers (a
+            // SIGKILL restarts the count); the meter audit covers them all.
+            let audit = MeterAudit(transfers)
+            let agentLost = max(realProduced[index] - distinct, audit.unpaidUnits > 0 ? 1 : 0, 0)
+            lost += agentLost
+            duplicated += audit.overpaidUnits > 0 ? 1 : 0
+            if audit.unpaidUnits > 0 || audit.overpaidUnits > 0 {
+                report.problems.append("\(agent.component.name): its meters counted \(audit.expectedUnits) units between their first and last "
+                                       + "paid readings, and its final transfers pay \(audit.paidUnits)")
+            }
+            realAgentsProduced += max(realProduced[index], distinct + agentLost)
         }
+        report.produced += realAgentsProduced
         report.final = final
         report.lost = lost
         report.duplicated = duplicated
@@ -325,6 +360,8 @@ public final class DevnetRun: Sendable {
                     kind = "simulated"
                     rate = \(perDevice / Double(meters))
                     poll_ms = 50
+                    # The meter keeps counting while the agent is down (a restart is no reset).
+                    started_at_ms = \(meterStart)
 
                     [[rule]]
                     id = "pay-\(meter + 1)"

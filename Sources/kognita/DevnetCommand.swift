@@ -47,6 +47,10 @@ struct DevnetCommand: ParsableCommand {
     var realAgents = 0
     @Option(help: ArgumentHelp("Crash drill: this many seconds into the load, SIGKILL one validator and the first bridge, and restart them a second later.", valueName: "seconds"))
     var killAt: Int?
+    @Option(help: ArgumentHelp("Chaos: SIGKILL a random validator, bridge, the broker or a kognita-agent every SECONDS +-50% of the load, and restart it a second later; never more than f validators down. Adds one --real-agents if there is none.", valueName: "seconds"))
+    var chaos: Double?
+    @Option(help: ArgumentHelp("Seed of the chaos schedule (default: random; printed so a run can be replayed).", valueName: "n"))
+    var seed: UInt64?
 
     func validate() throws {
         guard (1...16).contains(validators) else { throw CLIError("--validators must be from 1 to 16") }
@@ -59,9 +63,13 @@ struct DevnetCommand: ParsableCommand {
             throw CLIError("--rate must be at least 1 and at most 400 transfers per second per device; add --devices for more")
         }
         if let killAt, !(1..<duration).contains(killAt) { throw CLIError("--kill-at must be within the load: 1 to \(duration - 1) seconds") }
+        if let chaos, !(chaos >= 0.5 && chaos <= 3600) { throw CLIError("--chaos must be from 0.5 to 3600 seconds between kills") }
+        if chaos != nil && killAt != nil { throw CLIError("--chaos and --kill-at are two ways to kill processes: give one of them") }
     }
 
     func run() throws {
+        // Chaos kills a real kognita-agent too: there must be one.
+        let realAgents = chaos != nil ? max(1, self.realAgents) : self.realAgents
         let tools = try Self.findTools(needAgent: realAgents > 0)
         raiseOpenFileLimit(needed: devices * 2 + 256)
         let temporary = data == nil
@@ -77,7 +85,8 @@ struct DevnetCommand: ParsableCommand {
             directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         let settings = DevnetReport.Settings(validators: validators, bridges: bridges, devices: devices, realAgents: realAgents, rate: rate,
-                                             batch: batch, duration: duration, killAt: killAt, directory: directory)
+                                             batch: batch, duration: duration, killAt: killAt, directory: directory,
+                                             chaos: chaos, seed: seed ?? UInt64.random(in: 1...999_999))
         let devnet = DevnetRun(settings: settings, tools: tools)
 
         // Ctrl-C ends the load early, a second one skips the waiting; the

@@ -46,6 +46,21 @@ struct UplinkTests {
         #expect(uplink.nextDeadline == 35_000)
     }
 
+    @Test("a reconnect resends at once and starts the backoff over (a crashed broker lost what was in flight)")
+    func reconnectRestartsBackoff() {
+        let made = batches(1)
+        var uplink = Uplink(pending: [])
+        _ = uplink.spooled(made[0], now: 0)
+        #expect(Self.published(uplink.tick(now: 5_000)) == [1])
+        #expect(Self.published(uplink.tick(now: 15_000)) == [1])
+        #expect(uplink.nextDeadline == 35_000)
+        // Back after a broker restart: sent now, next resend after the first delay again, not 20 s.
+        #expect(Self.published(uplink.connected(now: 16_000)) == [1])
+        #expect(uplink.nextDeadline == 21_000)
+        #expect(Self.published(uplink.tick(now: 20_999)).isEmpty)
+        #expect(Self.published(uplink.tick(now: 21_000)) == [1])
+    }
+
     @Test("stale: ask for the head, then re-chain from the stale batch on top of it")
     func stale() {
         let made = batches(3)

@@ -8,17 +8,20 @@ public struct AgentConfiguration: Sendable {
     /// A sensor as configured.
     public enum SensorSettings: Sendable, Hashable {
         case file(id: String, path: String, scale: Double, pollMilliseconds: UInt64)
-        case simulated(id: String, milliUnitsPerSecond: Int64, pollMilliseconds: UInt64)
+        /// A counter of `milliUnitsPerSecond`; it was at zero at `startedAt` (ms
+        /// since the Unix epoch), or when the agent started if nil: then each
+        /// start reads as a meter reset.
+        case simulated(id: String, milliUnitsPerSecond: Int64, pollMilliseconds: UInt64, startedAt: UInt64? = nil)
 
         public var id: String {
-            switch self { case .file(let id, _, _, _), .simulated(let id, _, _): id }
+            switch self { case .file(let id, _, _, _), .simulated(let id, _, _, _): id }
         }
 
         /// One line for people: what is read, how, and how often.
         public var summary: String {
             switch self {
             case .file(_, let path, let scale, let poll): "file \(path) x \(scale), every \(poll) ms"
-            case .simulated(_, let rate, let poll): "simulated, \(Double(rate) / 1000) units/s, every \(poll) ms"
+            case .simulated(_, let rate, let poll, _): "simulated, \(Double(rate) / 1000) units/s, every \(poll) ms"
             }
         }
     }
@@ -104,7 +107,8 @@ public struct AgentConfiguration: Sendable {
             case "simulated":
                 let rate = reader.float(sensor, at, "rate") ?? 1
                 guard (0...1e12).contains(rate) else { reader.fail("\(at).rate", "must be between 0 and 1e12 units per second"); continue }
-                c.sensors.append(.simulated(id: id, milliUnitsPerSecond: Int64((rate * 1000).rounded()), pollMilliseconds: poll))
+                let startedAt = reader.unsigned(sensor, at, "started_at_ms", range: 0...UInt64(Int64.max))
+                c.sensors.append(.simulated(id: id, milliUnitsPerSecond: Int64((rate * 1000).rounded()), pollMilliseconds: poll, startedAt: startedAt))
             case let kind:
                 reader.fail("\(at).kind", "'\(kind)' is not a sensor kind; use \"file\" or \"simulated\"")
             }

@@ -111,7 +111,7 @@ public final class AgentCore {
         sensors = configuration.sensors.map { settings -> AnySensor in
             switch settings {
             case .file(let id, let path, let scale, let poll): .file(FileSensor(id: id, path: path, scale: scale, pollIntervalMilliseconds: poll))
-            case .simulated(let id, let rate, let poll): .simulated(SimulatedSensor(id: id, milliUnitsPerSecond: rate, startedAt: now, pollIntervalMilliseconds: poll))
+            case .simulated(let id, let rate, let poll, let startedAt): .simulated(SimulatedSensor(id: id, milliUnitsPerSecond: rate, startedAt: startedAt ?? now, pollIntervalMilliseconds: poll))
             }
         }
         let base = "kognita/\(configuration.network)/\(device.hex)"

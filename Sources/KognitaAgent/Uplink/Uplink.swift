@@ -83,9 +83,16 @@ public struct Uplink: Sendable {
         return sendDue(now: now)
     }
 
-    /// The broker connection is (back) up: send everything due, right away.
+    /// The broker connection is (back) up: send everything due, right away,
+    /// and start the backoff over. What was in flight may have died with the
+    /// old connection or with the broker itself (a broker restarted after a
+    /// crash has lost what it had not saved); the backoff earned against the
+    /// old connection would hold those batches back for up to a minute.
     public mutating func connected(now: UInt64) -> [Action] {
-        for id in flights.keys { flights[id]?.nextAt = now }
+        for id in flights.keys {
+            flights[id]?.nextAt = now
+            flights[id]?.attempts = 0
+        }
         var actions = sendDue(now: now)
         if status.awaitingHead { syncAskedAt = now; actions.append(.requestSync) }
         return actions

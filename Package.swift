@@ -191,6 +191,10 @@ let package = Package(
             dependencies: ["KognitaBridge", "KognitaCore", "KognitaMQTT", "KognitaTesting"]
         ),
         .testTarget(
+            name: "KognitaDevnetTests",
+            dependencies: ["KognitaDevnet", "KognitaCore", "KognitaTesting"]
+        ),
+        .testTarget(
             name: "KognitaCLITests",
             dependencies: ["KognitaCore", "KognitaTesting"]
         ),

@@ -65,15 +65,24 @@ public final class Bridge: Service, Sendable {
     }
 
     public func run() async throws {
-        mqtt.start()
         logger.info("bridge for \(genesis.network) on broker \(configuration.broker.host):\(configuration.broker.port), group \(configuration.shareGroup), \(pool.targets.count) nodes")
         let filters = DeviceTopic.bridgeFilters(network: genesis.network, group: configuration.shareGroup)
         await withDiscardingTaskGroup { group in
+            group.addTask { await self.pool.run() }
+            // A bridge that takes batches before it reaches a node can only
+            // answer 'overloaded' to each (a restarted bridge is handed the
+            // whole backlog the broker kept for it), and every device then
+            // backs off: connect to the broker once a node is reachable, or
+            // after a few seconds without one.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while await self.pool.connectedCount == 0 && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            mqtt.start()
             group.addTask {
                 // Restored by the client after every reconnect; this waits for the first SUBACK.
                 do { try await self.mqtt.subscribe(filters) } catch { self.logger.error("subscribing to \(filters) failed: \(error)") }
             }
-            group.addTask { await self.pool.run() }
             group.addTask {
                 for await event in self.mqtt.events { self.logger.info("broker: \(event)") }
             }

@@ -51,6 +51,8 @@ public struct DevnetReport: Sendable {
     var finalInLoad = 0
     /// Final transfers per second, one figure per frame of the live view (about a second each).
     var finalPerSecondSeries: [Int] = []
+    /// Transfers produced (spooled by the devices) per second, one figure per frame.
+    var producedPerSecondSeries: [Int] = []
     var drainSeconds = 0.0
     var produced = 0
     var final = 0
@@ -85,6 +87,15 @@ public struct DevnetReport: Sendable {
     }
     /// The lowest whole-second figure after the first 5 seconds (the ramp-up), for "sustained".
     var lowestSecond: Int? { finalPerSecondSeries.count > 6 ? finalPerSecondSeries.dropFirst(5).dropLast().min() : nil }
+    /// Mean transfers produced per second after the ramp-up: what the fleet
+    /// made of the offer (the simulator's own health, not the network's).
+    var steadyProducedPerSecond: Double? {
+        guard producedPerSecondSeries.count > 6 else { return nil }
+        let steady = producedPerSecondSeries.dropFirst(5).dropLast()
+        return Double(steady.reduce(0, +)) / Double(steady.count)
+    }
+    /// The lowest second of production after the ramp-up.
+    var lowestProducedSecond: Int? { producedPerSecondSeries.count > 6 ? producedPerSecondSeries.dropFirst(5).dropLast().min() : nil }
 
     /// The summary printed at the end of a run.
     public var summary: String {
@@ -96,6 +107,9 @@ public struct DevnetReport: Sendable {
         let lowest: String = steadyFinalPerSecond.map { " (after the 5 s ramp-up: \(grouped($0))/s, lowest second \(grouped(lowestSecond ?? 0)))" } ?? ""
         lines.append(String(format: "  load        %.1f s: ", loadSeconds) + "produced \(grouped(producedPerSecond)) transfers/s, final \(grouped(finalPerSecond))/s")
         if !lowest.isEmpty { lines.append("             \(lowest.trimmingCharacters(in: .whitespaces))") }
+        if let produced = steadyProducedPerSecond, let low = lowestProducedSecond {
+            lines.append("             produced after the ramp-up: \(grouped(produced))/s, lowest second \(grouped(low)) (\(Int((Double(low) / Double(max(1, settings.rate)) * 100).rounded()))% of offered)")
+        }
         lines.append(String(format: "  latency     submit to final p50 %.0f ms, p90 %.0f, p99 %.0f, max %.0f", latency.p50, latency.p90, latency.p99, latency.max)
                      + " (\(grouped(latency.count)) batches)")
         lines.append(String(format: "  drain       %.1f s until nothing was pending", drainSeconds))
@@ -147,6 +161,9 @@ public struct DevnetReport: Sendable {
                 ("steady_final_transfers_per_second", steadyFinalPerSecond.map(number) ?? "null"),
                 ("lowest_second_after_ramp_up", lowestSecond.map { "\($0)" } ?? "null"),
                 ("final_per_second", "[" + finalPerSecondSeries.map(String.init).joined(separator: ",") + "]"),
+                ("steady_produced_transfers_per_second", steadyProducedPerSecond.map(number) ?? "null"),
+                ("lowest_produced_second_after_ramp_up", lowestProducedSecond.map { "\($0)" } ?? "null"),
+                ("produced_per_second", "[" + producedPerSecondSeries.map(String.init).joined(separator: ",") + "]"),
                 ("drain_seconds", number(drainSeconds)),
             ])),
             ("latency_ms", JSONText.object([

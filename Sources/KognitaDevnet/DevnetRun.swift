@@ -147,6 +147,7 @@ public final class DevnetRun: Sendable {
                 for line in chaos?.takeNotes() ?? [] { printer.note(line) }
                 let frame = await monitor.frame(phase: "load", elapsed: Double(second))
                 report.finalPerSecondSeries.append(frame.finalPerSecond)
+                report.producedPerSecondSeries.append(Int(frame.frame.producedPerSecond.rounded()))
                 printer.show(frame.frame)
                 second += 1
             }

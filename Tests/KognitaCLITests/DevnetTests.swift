@@ -71,6 +71,46 @@ struct DevnetTests {
         }
     }
 
+    @Test("at a low offer the fleet produces what it is offered (at least 90% a second after the ramp-up), and every second of the load has its frame")
+    func producesWhatItIsOffered() async throws {
+        try await TemporaryDirectory.with { dir in
+            let run = try await devnet(["--devices", "40", "--rate", "400", "--batch", "16", "--duration", "14"], in: dir)
+            #expect(run.status == 0, "\(run.output.suffix(3000))")
+            let throughput = run.report["throughput"] as? [String: Any] ?? [:]
+            let steady = (throughput["steady_produced_transfers_per_second"] as? NSNumber)?.doubleValue ?? 0
+            #expect(steady >= 0.9 * 400, "the fleet produced \(steady)/s of 400 offered after the ramp-up")
+            // One figure per second of the load: no second of the view went missing.
+            #expect((throughput["final_per_second"] as? [Any])?.count == 14)
+            #expect((throughput["produced_per_second"] as? [Any])?.count == 14)
+            let c = checks(run.report)
+            #expect(c.final == c.produced && c.lost == 0 && c.duplicated == 0)
+        }
+    }
+
+    @Test("a short chaos run: validators, the bridge, the broker and a real agent are SIGKILLed and restarted, and nothing is lost or paid twice")
+    func shortChaos() async throws {
+        try await TemporaryDirectory.with { dir in
+            let run = try await devnet(["--devices", "20", "--rate", "200", "--batch", "16", "--duration", "24", "--chaos", "1.5", "--seed", "7"], in: dir)
+            #expect(run.status == 0, "\(run.output.suffix(3000))")
+            let c = checks(run.report)
+            #expect(c.produced > 1000)
+            #expect(c.final == c.produced && c.lost == 0 && c.duplicated == 0)
+            #expect(c.identical && c.conserved)
+            let chaos = run.report["chaos"] as? [String: Any] ?? [:]
+            let kills = chaos["kills"] as? [String: Any] ?? [:]
+            let total = (chaos["total_kills"] as? NSNumber)?.intValue ?? 0
+            #expect(total >= 8, "\(chaos)")
+            // Each kind is drawn a quarter of the time: over 8 or more kills, at least two kinds.
+            #expect(kills.values.filter { (($0 as? NSNumber)?.intValue ?? 0) > 0 }.count >= 2, "\(kills)")
+            // Every kill was a restart: the components' restart counts add up to the kills (plus the agent's drain restart).
+            let components = run.report["components"] as? [[String: Any]] ?? []
+            let restarts = components.compactMap { ($0["restarts"] as? NSNumber)?.intValue }.reduce(0, +)
+            #expect(restarts == total + 1, "restarts \(restarts), kills \(total)")
+            #expect(run.output.contains("chaos "))
+            #expect(strays(of: dir).isEmpty, "\(strays(of: dir))")
+        }
+    }
+
     @Test("bad settings are refused with one line that says what to change")
     func badSettings() async throws {
         let result = try await CLI.run(["devnet", "--kill-at", "50", "--duration", "10"])

@@ -33,11 +33,12 @@ final class DeviceFleet: Sendable {
     private let controls = Mutex<[AgentRuntime.Control]>([])
     private let failures = Mutex<[String]>([])
     private let finished = Mutex<Task<Void, Never>?>(nil)
+    private let ticker = Mutex<Task<Void, Never>?>(nil)
     /// Where the devices run. An agent blocks (fsync of its spool, a sensor
     /// read) and signs; on Swift's cooperative pool (one thread per core)
     /// that stalled every other device, the view and the ticks, and a late
     /// tick reads a meter less often, so the fleet produced less than offered.
-    private let executor = BlockingExecutor(name: "devices", threads: 8)
+    private let executor = BlockingExecutor(name: "devices", threads: 4)
 
     init(devices: [Device], settings: Settings, scoreboard: Scoreboard) {
         self.devices = devices
@@ -92,6 +93,9 @@ final class DeviceFleet: Sendable {
                     options.observer = scoreboard.observer(for: device.index)
                     options.logPrefix = "device \(device.index + 1): "
                     options.writesStatusFile = false
+                    // One timer ticks the whole fleet: a thousand timers of
+                    // their own cost the process more than the agents' work.
+                    options.hostTicks = true
                     group.addTask(executorPreference: executor) { [self] in
                         let runtime: AgentRuntime
                         do {
@@ -115,6 +119,17 @@ final class DeviceFleet: Sendable {
             }
         }
         finished.withLock { $0 = task }
+        ticker.withLock {
+            $0 = Task { [self] in
+                let clock = ContinuousClock()
+                var next = clock.now
+                while !Task.isCancelled {
+                    next = next.advanced(by: .milliseconds(100))
+                    try? await clock.sleep(until: next)
+                    for control in controls.withLock({ $0 }) { control.tick() }
+                }
+            }
+        }
         var count = 0
         for await failure in started.stream {
             if let failure {
@@ -130,11 +145,15 @@ final class DeviceFleet: Sendable {
     func drain() { for control in controls.withLock({ $0 }) { control.drain() } }
 
     /// Stops every device (each closes its open batch and disconnects).
-    func stop() { for control in controls.withLock({ $0 }) { control.stop() } }
+    func stop() {
+        for control in controls.withLock({ $0 }) { control.stop() }
+        ticker.withLock { $0 }?.cancel()
+    }
 
     /// Waits for every device's loop to end (after ``stop()``), then ends the devices' threads.
     func wait() async {
         await finished.withLock { $0 }?.value
+        ticker.withLock { $0 }?.cancel()
         executor.shutdown()
     }
 

@@ -477,7 +477,7 @@ struct Monitor {
 
         let frame = DevnetFrame(
             phase: phase, elapsed: elapsed, duration: settings.duration, validators: settings.validators, bridges: settings.bridges,
-            devices: settings.devices, producedPerSecond: Double(totals.producedTransfers - lastTotals.producedTransfers) / interval,
+            devices: settings.devices, producedPerSecond: Double(totals.madeTransfers - lastTotals.madeTransfers) / interval,
             finalPerSecond: Double(finalThisSecond) / interval, totalFinal: totals.finalTransfers,
             latency: LatencySummary(window), pendingTransfers: totals.pendingTransfers, pendingBatches: totals.pendingBatches,
             connectedDevices: totals.connectedDevices, rejections: totals.rejections, rows: rows)

@@ -19,7 +19,12 @@ final class Scoreboard: Sendable {
 
     /// Running totals, for the view and the report.
     struct Totals: Sendable {
+        /// Transfers in spooled batches (new ones, not re-chained): what the
+        /// exactly-once check holds the ledger to.
         var producedTransfers = 0
+        /// Transfers the rules made, counted when made: the fleet's production
+        /// per second, free of when batches happen to close.
+        var madeTransfers = 0
         var finalTransfers = 0
         var finalBatches = 0
         var pendingTransfers = 0
@@ -52,6 +57,8 @@ final class Scoreboard: Sendable {
     private func record(_ activity: AgentRuntime.Activity, device index: Int, now: UInt64) {
         state.withLock { state in
             switch activity {
+            case .produced(let count):
+                state.totals.madeTransfers += count
             case .spooled(let batch, let rechained):
                 let count = batch.batch.transfers.count
                 state.devices[index].pending[batch.id] = (count, nil)

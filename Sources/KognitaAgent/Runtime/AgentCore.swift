@@ -26,6 +26,9 @@ public final class AgentCore {
     /// What an agent did, for a host that runs many agents in one process
     /// (the devnet) and keeps score of them.
     public enum Activity: Sendable {
+        /// The rules made this many transfers from a reading (they go into
+        /// the open batch; ``spooled(_:rechained:)`` follows when it closes).
+        case produced(Int)
         /// A batch is durable in the spool: new transfers (`rechained` false),
         /// or transfers of superseded batches signed again on a new chain.
         case spooled(SignedBatch, rechained: Bool)
@@ -51,6 +54,10 @@ public final class AgentCore {
         public var logPrefix = ""
         /// Whether the JSON status file is written (a host that observes does not need it).
         public var writesStatusFile = true
+        /// Whether the host ticks the agent itself (``AgentRuntime/Control/tick()``,
+        /// every 100 ms) instead of the agent keeping a timer of its own: a host
+        /// of many agents ticks them all from one timer.
+        public var hostTicks = false
         public init() {}
     }
 
@@ -70,7 +77,8 @@ public final class AgentCore {
     private var status = AgentStatus()
     private var statusWrittenAt: UInt64 = 0
     private var statusDirty = true
-    private let options: Options
+    /// How the host runs this agent.
+    public let options: Options
     private let log: AgentLog.Prefixed
     /// After ``drain()``: sensors are no longer read; the uplink carries on.
     private var draining = false
@@ -238,6 +246,7 @@ public final class AgentCore {
             try spooling { () throws(SpoolError) in try spool.checkpoint(ruleState: rules.snapshot(of: baselined, over: spool.ruleState)) }
         }
         status.transfersProduced += UInt64(due.count)
+        if !due.isEmpty { options.observer?(.produced(due.count), now) }
         for transfer in due {
             if let closed = batcher.add(transfer, now: now) { try close(closed, now: now) }
         }

@@ -73,6 +73,10 @@ public final class AgentRuntime {
         /// Stops the loop as SIGTERM does: the open batch is closed and
         /// spooled, then the agent disconnects and ``run()`` returns.
         public func stop() { sink.yield(.stop) }
+
+        /// Time passed: read sensors, close due batches, resend. For a host
+        /// that set ``AgentCore/Options/hostTicks`` (every 100 ms).
+        public func tick() { sink.yield(.tick) }
     }
 
     /// A handle to drain or stop this agent while ``run()`` runs.
@@ -83,16 +87,18 @@ public final class AgentRuntime {
     public func run() async throws {
         core.start()
         let sink = self.sink, client = core.mqtt
-        let feeders = [
+        var feeders = [
             Task { for await message in client.messages { sink.yield(.message(message)) } },
             Task { for await event in client.events { sink.yield(.mqtt(event)) } },
-            Task {
+        ]
+        if !core.options.hostTicks {
+            feeders.append(Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(100))
                     sink.yield(.tick)
                 }
-            },
-        ]
+            })
+        }
         defer { feeders.forEach { $0.cancel() } }
         for await event in events {
             let now = currentMilliseconds()

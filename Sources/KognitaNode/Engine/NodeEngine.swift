@@ -17,12 +17,6 @@ public actor NodeEngine {
     let committer: GroupCommitter
     let metrics: NodeMetrics
     let logger: Logger
-    /// The engine's own thread. It reads SQLite (a resent batch's
-    /// certificate) and does the ledger's work for every batch; on Swift's
-    /// cooperative pool, one thread per core, that held up the peer links and
-    /// the API while it ran.
-    private let executor = DedicatedThreadExecutor(name: "node-engine")
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     var authority: Authority
     var assembler: CertificateAssembler
@@ -102,8 +96,6 @@ public actor NodeEngine {
         self.metrics = metrics
         self.logger = logger
     }
-
-    deinit { executor.shutdown() }
 
     // MARK: Queries
 
@@ -268,15 +260,25 @@ public actor NodeEngine {
             Task { try await committer.durable(recent.ticket); reply(ack) }
             return
         }
-        do {
-            if let final = try store.finalBatch(account: batch.signer, seq: batch.batch.seq) {
-                if final.batch.id == batch.id {
-                    return reply(Ack(id: batch.id, seq: batch.batch.seq, status: .final, cert: final.certificate))
-                }
-                return reject(batch, Rejection(.stale, "batch \(final.batch.id) is final at seq \(batch.batch.seq)", head: head), reply)
+        // An older batch: its certificate is on disk. The read blocks, so it
+        // runs on the readers' threads, not on the actor (whose thread is one
+        // of Swift's cooperative few).
+        let store = self.store, logger = self.logger
+        Task(executorPreference: NodeIO.readers) {
+            var final: LedgerStore.FinalBatch?
+            do { final = try store.finalBatch(account: batch.signer, seq: batch.batch.seq) } catch {
+                logger.error("reading a final batch failed: \(error)")
             }
-        } catch {
-            logger.error("reading a final batch failed: \(error)")
+            await self.answerFromStore(batch, head: head, final: final, reply)
+        }
+    }
+
+    private func answerFromStore(_ batch: SignedBatch, head: AccountHead, final: LedgerStore.FinalBatch?, _ reply: @escaping @Sendable (Ack) -> Void) {
+        if let final {
+            if final.batch.id == batch.id {
+                return reply(Ack(id: batch.id, seq: batch.batch.seq, status: .final, cert: final.certificate))
+            }
+            return reject(batch, Rejection(.stale, "batch \(final.batch.id) is final at seq \(batch.batch.seq)", head: head), reply)
         }
         reject(batch, Rejection(.stale, "seq \(batch.batch.seq) is already final (the account's next seq is \(head.nextSeq))", head: head), reply)
     }

@@ -71,7 +71,11 @@ struct NodePeerHandler: PeerLinkHandler {
 
         case let .headsRequest(request, after, limit):
             do {
-                let heads = try store.heads(after: after, limit: Int(min(limit, PeerMessage.maxHeadsPage)))
+                // SQLite reads block: on the readers' threads, not Swift's cooperative pool.
+                let store = self.store
+                let heads = try await withTaskExecutorPreference(NodeIO.readers) {
+                    try store.heads(after: after, limit: Int(min(limit, PeerMessage.maxHeadsPage)))
+                }
                 link.send(.heads(request: request, entries: heads.map { .init(account: $0.account, nextSeq: $0.nextSeq) },
                                  complete: heads.count < Int(min(limit, PeerMessage.maxHeadsPage))))
             } catch {
@@ -80,7 +84,10 @@ struct NodePeerHandler: PeerLinkHandler {
 
         case let .batchesRequest(request, account, from, limit):
             do {
-                let finals = try store.finalBatches(account: account, from: from, limit: Int(min(limit, PeerMessage.maxBatchesPage)))
+                let store = self.store
+                let finals = try await withTaskExecutorPreference(NodeIO.readers) {
+                    try store.finalBatches(account: account, from: from, limit: Int(min(limit, PeerMessage.maxBatchesPage)))
+                }
                 var entries: [PeerMessage.FinalEntry] = []
                 var bytes = 0
                 for final in finals {

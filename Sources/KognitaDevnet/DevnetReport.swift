@@ -19,9 +19,12 @@ public struct DevnetReport: Sendable {
         var chaos: Double?
         /// Seeds the chaos schedule (printed, so a run can be replayed).
         var seed: UInt64
+        /// Whether a latency probe device ran (one batch at a time).
+        var probe: Bool
 
         public init(validators: Int, bridges: Int, devices: Int, realAgents: Int, rate: Int, batch: Int, duration: Int, killAt: Int?,
-                    directory: String, chaos: Double? = nil, seed: UInt64 = 0) {
+                    directory: String, chaos: Double? = nil, seed: UInt64 = 0, probe: Bool = false) {
+            self.probe = probe
             self.chaos = chaos
             self.seed = seed
             self.validators = validators
@@ -61,6 +64,8 @@ public struct DevnetReport: Sendable {
     var duplicated = 0
     var pendingAfterDrain = 0
     var latency = LatencySummary([])
+    /// Publish to final of the probe device's batches, one at a time.
+    var probeLatency = LatencySummary([])
     var rejections: [String: Int] = [:]
     var setAside = 0
     var digests: [String] = []
@@ -112,6 +117,10 @@ public struct DevnetReport: Sendable {
         }
         lines.append(String(format: "  latency     submit to final p50 %.0f ms, p90 %.0f, p99 %.0f, max %.0f", latency.p50, latency.p90, latency.p99, latency.max)
                      + " (\(grouped(latency.count)) batches)")
+        if settings.probe {
+            lines.append(String(format: "  probe       one device, one batch at a time: p50 %.1f ms, p90 %.1f, p99 %.1f, max %.1f",
+                                probeLatency.p50, probeLatency.p90, probeLatency.p99, probeLatency.max) + " (\(grouped(probeLatency.count)) batches)")
+        }
         lines.append(String(format: "  drain       %.1f s until nothing was pending", drainSeconds))
         lines.append("  transfers   produced \(grouped(produced)), final \(grouped(final)) in \(grouped(finalBatches)) batches")
         lines.append("              lost \(lost), duplicated \(duplicated)")
@@ -169,6 +178,10 @@ public struct DevnetReport: Sendable {
             ("latency_ms", JSONText.object([
                 ("batches", "\(latency.count)"), ("p50", number(latency.p50)), ("p90", number(latency.p90)),
                 ("p99", number(latency.p99)), ("max", number(latency.max)),
+            ])),
+            ("probe_latency_ms", JSONText.object([
+                ("batches", "\(probeLatency.count)"), ("p50", number(probeLatency.p50)), ("p90", number(probeLatency.p90)),
+                ("p99", number(probeLatency.p99)), ("max", number(probeLatency.max)),
             ])),
             ("transfers", JSONText.object([
                 ("produced", "\(produced)"), ("final", "\(final)"), ("final_batches", "\(finalBatches)"),

@@ -16,6 +16,8 @@ public final class DevnetRun: Sendable {
     /// When the real agents' simulated meters were at zero (ms since the
     /// Unix epoch): they keep counting across restarts, as a real meter does.
     private let meterStart = WallClock.unixMillis()
+    /// The one-batch-at-a-time device (`--probe`); registered with the broker either way.
+    private let probe = LatencyProbe()
 
     public init(settings: DevnetReport.Settings, tools: DevnetNetwork.Tools) {
         self.settings = settings
@@ -60,7 +62,8 @@ public final class DevnetRun: Sendable {
         }
 
         let network = try DevnetNetwork(directory: directory, tools: tools, validators: settings.validators, bridges: settings.bridges,
-                                        devices: devices.map { ($0.key.publicKey, $0.brokerPassword) } + realAgentKeys.map { ($0.0.publicKey, $0.2) })
+                                        devices: devices.map { ($0.key.publicKey, $0.brokerPassword) } + realAgentKeys.map { ($0.0.publicKey, $0.2) }
+                                            + [(probe.key.publicKey, probe.brokerPassword)])
         var realAgents: [RealAgent] = []
         do {
             let report = try await run(network: network, devices: devices, realAgentKeys: realAgentKeys, realAgents: &realAgents, printer: &printer)
@@ -88,7 +91,8 @@ public final class DevnetRun: Sendable {
         // Fund every device from the faucet: enough for the run several times over.
         let perDevice = Double(settings.rate) / Double(max(1, devices.count + realAgentKeys.count))
         let allowance = UInt64(max(1_000, perDevice * Double(settings.duration + 600) * 4))
-        try await network.fund(devices.map(\.key.publicKey) + realAgentKeys.map(\.0.publicKey), amount: allowance)
+        try await network.fund(devices.map(\.key.publicKey) + realAgentKeys.map(\.0.publicKey) + (settings.probe ? [probe.key.publicKey] : []),
+                               amount: allowance)
         printer.note("devnet: \(devices.count + realAgentKeys.count) devices funded from the faucet (\(grouped(Int(allowance))) each)")
 
         let recipients = (0..<8).map { _ in SigningKey().publicKey }
@@ -130,6 +134,10 @@ public final class DevnetRun: Sendable {
                              + "\((network.validators.count - 1) / 3) validator\((network.validators.count - 1) / 3 == 1 ? "" : "s") down at once")
             }
             let chaosTask = chaos.map { chaos in Task { await chaos.run(from: loadStart) } }
+            let probe = self.probe, fee = network.genesis.minimumFee
+            let probeTask = settings.probe ? Task {
+                await probe.run(network: network.network, brokerPort: network.brokerPort, fee: fee, recipient: recipients[0])
+            } : nil
             // One frame for every second of the load, on a fixed grid: a frame
             // that comes late does not push the next one back, so no second of
             // the view goes missing.
@@ -152,6 +160,12 @@ public final class DevnetRun: Sendable {
                 second += 1
             }
             report.loadSeconds = Monotonic.seconds() - loadStart
+            probeTask?.cancel()
+            await probeTask?.value
+            if settings.probe {
+                report.probeLatency = LatencySummary(probe.measuredMicroseconds).scaled(by: 0.001)
+                report.problems += probe.problems
+            }
             let atEnd = scoreboard.totals
             report.producedInLoad = atEnd.producedTransfers
             report.finalInLoad = atEnd.finalTransfers

@@ -144,4 +144,14 @@ struct LatencySummary: Sendable, Equatable {
         p99 = rank(0.99)
         max = Double(sorted[sorted.count - 1])
     }
+
+    /// The same figures in another unit (microseconds to milliseconds: 0.001).
+    func scaled(by factor: Double) -> LatencySummary {
+        var scaled = self
+        scaled.p50 *= factor
+        scaled.p90 *= factor
+        scaled.p99 *= factor
+        scaled.max *= factor
+        return scaled
+    }
 }

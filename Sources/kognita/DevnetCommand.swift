@@ -51,6 +51,8 @@ struct DevnetCommand: ParsableCommand {
     var chaos: Double?
     @Option(help: ArgumentHelp("Seed of the chaos schedule (default: random; printed so a run can be replayed).", valueName: "n"))
     var seed: UInt64?
+    @Flag(help: "Also run a latency probe: one more device that publishes a one-transfer batch, waits for it to be final, and sends the next; its publish-to-final percentiles are in the summary and the report.")
+    var probe = false
 
     func validate() throws {
         guard (1...16).contains(validators) else { throw CLIError("--validators must be from 1 to 16") }
@@ -86,7 +88,7 @@ struct DevnetCommand: ParsableCommand {
         }
         let settings = DevnetReport.Settings(validators: validators, bridges: bridges, devices: devices, realAgents: realAgents, rate: rate,
                                              batch: batch, duration: duration, killAt: killAt, directory: directory,
-                                             chaos: chaos, seed: seed ?? UInt64.random(in: 1...999_999))
+                                             chaos: chaos, seed: seed ?? UInt64.random(in: 1...999_999), probe: probe)
         let devnet = DevnetRun(settings: settings, tools: tools)
 
         // Ctrl-C ends the load early, a second one skips the waiting; the

@@ -94,11 +94,32 @@ def sqlite_insert_rate():
     return rows / (time.perf_counter() - start)
 
 
+def fdatasync_rate(seconds=2.0):
+    """4 KiB appended and made durable with fdatasync, one after another: the
+    ceiling of a spool or a group commit that syncs every write."""
+    directory = tempfile.mkdtemp(prefix="kognita-limits-")
+    path = os.path.join(directory, "fsync.bin")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    block, count = b"k" * 4096, 0
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < seconds:
+            os.write(fd, block)
+            os.fdatasync(fd)
+            count += 1
+    finally:
+        os.close(fd)
+        os.unlink(path)
+        os.rmdir(directory)
+    return count / (time.perf_counter() - start)
+
+
 if __name__ == "__main__":
     result = {
         "ed25519_verifies_per_second_one_core": round(ed25519_verify_rate()),
         "mosquitto_qos1_messages_per_second": round(mosquitto_qos1_rate()),
         "sqlite_batch_rows_per_second": round(sqlite_insert_rate()),
+        "fdatasync_per_second": round(fdatasync_rate()),
         "batch_bytes": BATCH_BYTES,
         "cores": os.cpu_count(),
     }

@@ -75,7 +75,7 @@ public final class Bridge: Service, Sendable {
             // backs off: connect to the broker once a node is reachable, or
             // after a few seconds without one.
             let deadline = ContinuousClock.now + .seconds(5)
-            while await self.pool.connectedCount == 0 && ContinuousClock.now < deadline {
+            while await self.pool.connectedCount == 0 && ContinuousClock.now < deadline && !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(20))
             }
             mqtt.start()

@@ -8,11 +8,12 @@
 /// - The victim's kind is drawn first (validator, bridge, broker, real agent,
 ///   each as likely), then one of that kind that is up; so a run with one
 ///   broker and four validators still kills the broker about a quarter of the time.
-/// - A killed component is started again `restartDelay` later.
-/// - At most `maxValidatorsDown` validators (f of 3f+1) are down at once, and
-///   a restarted validator counts as down until it says it is ready again:
+/// - A killed component is started again `restartDelay` later, and counts as
+///   down until the service says it is back (``ready(_:)``): a validator once
+///   it has caught up, the broker once it takes connections, a bridge or an
+///   agent once started. A component is never killed while down.
+/// - At most `maxValidatorsDown` validators (f of 3f+1) are down at once:
 ///   a quorum must always be reachable.
-/// - Other components count as down until they are started again.
 public struct ChaosPlan: Sendable {
     /// One process of the devnet that chaos may kill.
     public enum Target: Hashable, Sendable, CustomStringConvertible {
@@ -55,7 +56,7 @@ public struct ChaosPlan: Sendable {
     private var nextKillAt: Double
     /// Killed and not yet restarted, with when to restart.
     private var restartAt: [Target: Double] = [:]
-    /// Validators restarted and not yet ready.
+    /// Components restarted and not yet back (see ``ready(_:)``).
     private var recovering: Set<Target> = []
     /// Kills so far, by kind.
     public private(set) var kills: [String: Int] = [:]
@@ -83,7 +84,7 @@ public struct ChaosPlan: Sendable {
         nextKillAt = nextInterval()
     }
 
-    /// Components down now (killed and not restarted, or validators not yet ready).
+    /// Components down now (killed and not restarted, or restarted and not yet back).
     public var down: Set<Target> { Set(restartAt.keys).union(recovering) }
 
     /// Total kills so far.
@@ -94,7 +95,7 @@ public struct ChaosPlan: Sendable {
         var actions: [Action] = []
         for (target, at) in restartAt.sorted(by: { $0.value < $1.value }) where at <= now {
             restartAt[target] = nil
-            if case .validator = target { recovering.insert(target) }
+            recovering.insert(target)
             actions.append(.restart(target))
         }
         guard !stopped, now >= nextKillAt else { return actions }
@@ -107,7 +108,8 @@ public struct ChaosPlan: Sendable {
         return actions
     }
 
-    /// A restarted validator is ready again (caught up): it no longer counts as down.
+    /// A restarted component is back (a validator caught up, the broker taking
+    /// connections, a bridge or an agent started): it no longer counts as down.
     public mutating func ready(_ target: Target) { recovering.remove(target) }
 
     /// No more kills; what is down is still restarted when due.

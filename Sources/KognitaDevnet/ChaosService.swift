@@ -24,6 +24,8 @@ final class ChaosService: Sendable {
         self.agents = agents
     }
 
+    deinit { executor.shutdown() }
+
     /// Kills and restarts per the plan until cancelled; `start` is the load's start (Monotonic seconds).
     func run(from start: Double) async {
         await withTaskExecutorPreference(executor) {
@@ -49,10 +51,10 @@ final class ChaosService: Sendable {
 
     /// No more kills; waits (up to `timeout` seconds) until everything killed
     /// is up again and every restarted validator is ready. Returns whether it is.
-    func settle(timeout: Double) async -> Bool {
+    func settle(timeout: Double, interrupted: () -> Bool = { false }) async -> Bool {
         plan.withLock { $0.stop() }
         let deadline = Monotonic.seconds() + timeout
-        while Monotonic.seconds() < deadline {
+        while Monotonic.seconds() < deadline && !interrupted() {
             if plan.withLock({ $0.down.isEmpty }) { return true }
             try? await Task.sleep(for: .milliseconds(100))
         }
@@ -68,13 +70,14 @@ final class ChaosService: Sendable {
     var problems: [String] { failures.withLock { $0 } }
 
     private func restart(_ target: ChaosPlan.Target) async {
+        // Back (or given up on) whatever happens: the plan never kills it meanwhile.
+        defer { plan.withLock { $0.ready(target) } }
         guard let component = component(target) else { return }
         do {
             try component.start()
             switch target {
             case .validator(let index):
                 try await network.waitUntilReady(index, within: 120)
-                plan.withLock { $0.ready(target) }
                 note("chaos: \(target) restarted and caught up")
             case .broker:
                 try await network.waitUntilBrokerAccepts(within: 30)
@@ -82,9 +85,10 @@ final class ChaosService: Sendable {
             case .bridge, .agent:
                 note("chaos: \(target) restarted")
             }
+        } catch is CancellationError {
+            // The run ended while it came back; the run's own checks judge it.
         } catch {
             failures.withLock { $0.append("chaos: \(target) did not come back: \(error)") }
-            plan.withLock { $0.ready(target) }
         }
     }
 

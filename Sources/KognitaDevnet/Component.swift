@@ -34,8 +34,10 @@ public final class Component: Sendable {
         self.logFile = logFile
     }
 
-    /// Starts it (again, after a stop or a kill).
+    /// Starts it (again, after a stop or a kill). Does nothing while it runs:
+    /// two processes of one component would share its port or its files.
     public func start() throws {
+        guard !isRunning else { return }
         let process: SpawnedProcess
         do { process = try SpawnedProcess(executable, arguments, logFile: logFile) } catch {
             throw DevnetError("cannot start \(name): \(error); is \(executable) built? (make devnet builds it)")

@@ -138,6 +138,8 @@ public final class DevnetRun: Sendable {
             let probeTask = settings.probe ? Task {
                 await probe.run(network: network.network, brokerPort: network.brokerPort, fee: fee, recipient: recipients[0])
             } : nil
+            // On a failure too: chaos must not start processes after the network is stopped.
+            defer { chaosTask?.cancel(); probeTask?.cancel() }
             // One frame for every second of the load, on a fixed grid: a frame
             // that comes late does not push the next one back, so no second of
             // the view goes missing.
@@ -174,7 +176,9 @@ public final class DevnetRun: Sendable {
             fleet.drain()
             if let chaos {
                 // Everything killed comes back before the drain is judged.
-                if !(await chaos.settle(timeout: 180)) { report.problems.append("chaos: components still down 180 s after the load") }
+                if !(await chaos.settle(timeout: 180, interrupted: { self.interrupts.withLock { $0 } >= 2 })) {
+                    report.problems.append("chaos: components still down 180 s after the load")
+                }
                 chaosTask?.cancel()
                 await chaosTask?.value
                 for line in chaos.takeNotes() { printer.note(line) }

@@ -41,6 +41,7 @@ final class LatencyProbe: Sendable {
         client.start()
         defer { client.stop() }
         for await event in client.events { if case .connected = event { break } }
+        guard !Task.isCancelled else { return }
         do { try await client.subscribe(["\(base)/ack"]) } catch {
             return failures.withLock { $0.append("the latency probe cannot subscribe to its acks: \(error)") }
         }
@@ -106,20 +107,24 @@ final class AckWaiter: Sendable {
 
     func forget(_ id: BatchID) { state.withLock { _ = $0.expected.remove(id); $0.early[id] = nil } }
 
-    /// The decisive ack of `id`, or nil after `seconds`.
+    /// The decisive ack of `id`, or nil after `seconds` (or once cancelled).
     func wait(_ id: BatchID, for _: BatchID, seconds: Double) async -> Ack? {
-        let timeout = Task {
-            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            self.resume(id, with: nil)
-        }
-        defer { timeout.cancel() }
-        return await withCheckedContinuation { continuation in
-            let early = state.withLock { state -> Ack? in
-                if let ack = state.early.removeValue(forKey: id) { state.expected.remove(id); return ack }
-                state.waiting[id] = continuation
-                return nil
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let early = state.withLock { state -> Ack? in
+                    if let ack = state.early.removeValue(forKey: id) { state.expected.remove(id); return ack }
+                    state.waiting[id] = continuation
+                    return nil
+                }
+                if let early { return continuation.resume(returning: early) }
+                // Started once the continuation is registered, so it always finds it (or finds it answered).
+                Task {
+                    try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                    self.resume(id, with: nil)
+                }
             }
-            if let early { continuation.resume(returning: early) }
+        } onCancel: {
+            self.resume(id, with: nil)
         }
     }
 

@@ -17,7 +17,9 @@ struct ChaosPlanTests {
             }
             for action in plan.advance(to: now) {
                 log.append((now, action))
-                if case .restart(let target) = action, case .validator = target { readyAt[target] = now + readyAfter }
+                if case .restart(let target) = action {
+                    if case .validator = target { readyAt[target] = now + readyAfter } else { readyAt[target] = now + 0.1 }
+                }
             }
             now += 0.05
         }
@@ -39,7 +41,8 @@ struct ChaosPlanTests {
                     for action in plan.advance(to: now) {
                         switch action {
                         case .kill(let target): if case .validator = target { down.insert(target) }
-                        case .restart(let target): if case .validator = target { readyAt[target] = now + 4 }
+                        case .restart(let target):
+                            if case .validator = target { readyAt[target] = now + 4 } else { readyAt[target] = now + 0.1 }
                         }
                     }
                     maxDown = max(maxDown, down.count)
@@ -63,14 +66,19 @@ struct ChaosPlanTests {
             let restart = log.first { $0.0 > time && $0.1 == .restart(target) }
             #expect(restart != nil && abs(restart!.0 - time - 1) < 0.11, "\(target) killed at \(time) restarted at \(String(describing: restart?.0))")
         }
-        // Two kills never hit a component that is still down.
-        var down: Set<ChaosPlan.Target> = []
-        for (_, action) in log {
+        // A kill never hits a component that is down: killed, or restarted and not yet back.
+        var killedAt: [ChaosPlan.Target: Double] = [:]
+        var restartedAt: [ChaosPlan.Target: Double] = [:]
+        for (time, action) in log {
             switch action {
             case .kill(let target):
-                #expect(!down.contains(target), "\(target) killed while down")
-                down.insert(target)
-            case .restart(let target): down.remove(target)
+                if let killed = killedAt[target] {
+                    let restarted = restartedAt[target] ?? -1
+                    let back = restarted + (target.kind == "validator" ? 3 : 0.1)
+                    #expect(restarted > killed && time >= back - 0.001, "\(target) killed at \(time) while down (killed \(killed), restarted \(restarted))")
+                }
+                killedAt[target] = time
+            case .restart(let target): restartedAt[target] = time
             }
         }
     }

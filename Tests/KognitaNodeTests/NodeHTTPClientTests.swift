@@ -64,6 +64,8 @@ struct NodeHTTPClientTests {
         }
         server.start()
         let client = try NodeHTTPClient(url: "http://127.0.0.1:\(listener.port)")
+        // The listener must outlive the request (an optimised build may release it early).
+        defer { withExtendedLifetime(listener) {} }
         let response = try await client.request(.POST, "/v1/batches", body: [UInt8](repeating: 7, count: 8 << 20), timeout: .seconds(20))
         #expect(response.status == 200)
         #expect(response.text == "early")

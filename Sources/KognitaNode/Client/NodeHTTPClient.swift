@@ -45,6 +45,11 @@ public struct NodeHTTPClient: Sendable {
         public let status: Int
         public let body: [UInt8]
         public var text: String { String(decoding: body, as: UTF8.self) }
+
+        public init(status: Int, body: [UInt8]) {
+            self.status = status
+            self.body = body
+        }
     }
 
     /// Sends one request and reads the whole response.

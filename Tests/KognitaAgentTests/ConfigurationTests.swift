@@ -106,7 +106,7 @@ struct ConfigurationTests {
     func passwordFile() async throws {
         try await TemporaryDirectory.with { dir in
             let path = "\(dir)/broker-password"
-            try "s3cret\n".write(toFile: path, atomically: true, encoding: .utf8)
+            try "s3cret\n".write(toFile: path)
             chmod(path, 0o600)
             let configuration = try parse("[broker]\npassword_file = \"\(path)\"\n").get()
             #expect(configuration.broker.password == nil)

@@ -46,7 +46,7 @@ struct BatchCommandTests {
     /// Writes the RFC 8032 test-1 key, so batches are reproducible.
     static func writeTestKey(_ dir: String) throws -> String {
         let path = "\(dir)/test1.key"
-        try "kognita-key v1\nid \(CLI.rfc8032ID)\nseed \(CLI.rfc8032Seed)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "kognita-key v1\nid \(CLI.rfc8032ID)\nseed \(CLI.rfc8032Seed)\n".write(toFile: path)
         chmod(path, 0o600)
         return path
     }
@@ -161,7 +161,7 @@ struct BatchCommandTests {
             try Data("not a batch at all".utf8).write(to: URL(fileURLWithPath: "\(dir)/text"))
             try Data(repeating: 0xd2, count: 70_000).write(to: URL(fileURLWithPath: "\(dir)/big"))
             mkfifo("\(dir)/fifo", 0o600)
-            try "kognita-key v1\nseed 00\n".write(toFile: "\(dir)/bad.key", atomically: true, encoding: .utf8)
+            try "kognita-key v1\nseed 00\n".write(toFile: "\(dir)/bad.key")
             chmod("\(dir)/bad.key", 0o600)
             let cases: [[String]] = [
                 ["batch", "show", "\(dir)/empty"], ["batch", "show", "\(dir)/text"], ["batch", "show", "\(dir)/big"],

@@ -186,7 +186,7 @@ struct MQTTClientTests {
     @Test("a publish the broker's ACL refuses throws, naming the reason")
     func refusedByACL() async throws {
         try await TemporaryDirectory.with { dir in
-            try "topic readwrite allowed/#\n".write(toFile: "\(dir)/acl", atomically: true, encoding: .utf8)
+            try "topic readwrite allowed/#\n".write(toFile: "\(dir)/acl")
             try await MosquittoBroker.with(config: "acl_file \(dir)/acl") { broker in
                 try await withClients([Self.config(broker, "acl")]) { clients in
                     _ = try await clients[0].waitUntilConnected()

@@ -92,7 +92,7 @@ struct MQTTInboxTests {
         try await TemporaryDirectory.with { dir in
             // mosquitto 2.0 grants any subscription and filters at delivery,
             // but answers a refused QoS 1 publish with PUBACK 135 (MQTT 5).
-            try "topic readwrite allowed/#\n".write(toFile: "\(dir)/acl", atomically: true, encoding: .utf8)
+            try "topic readwrite allowed/#\n".write(toFile: "\(dir)/acl")
             let broker = try MosquittoBroker.create(in: dir, config: "acl_file \(dir)/acl")
             defer { broker.stop() }
             try await broker.start()

@@ -17,7 +17,7 @@ public struct AgentHarness {
         self.recipient = recipient
         counterFile = "\(directory)/counter"
         configFile = "\(directory)/agent.toml"
-        try "0\n".write(toFile: counterFile, atomically: true, encoding: .utf8)
+        try "0\n".write(toFile: counterFile)
         try """
             [agent]
             network = "\(network)"
@@ -43,13 +43,13 @@ public struct AgentHarness {
             every = 1
             price = \(price)
             hourly_cap = 100000000
-            """.write(toFile: configFile, atomically: true, encoding: .utf8)
+            """.write(toFile: configFile)
     }
 
     /// Appends settings to the [uplink] section.
     public func setUplink(_ lines: String) throws {
         let text = try String(contentsOfFile: configFile, encoding: .utf8)
-        try text.replacingOccurrences(of: "[uplink]\n", with: "[uplink]\n\(lines)\n").write(toFile: configFile, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "[uplink]\n", with: "[uplink]\n\(lines)\n").write(toFile: configFile)
     }
 
     public func start() throws -> SpawnedProcess {
@@ -58,7 +58,7 @@ public struct AgentHarness {
 
     /// Sets the counter (whole units), atomically as a meter driver would.
     public func setCounter(_ units: Int) throws {
-        try "\(units)\n".write(toFile: counterFile, atomically: true, encoding: .utf8)
+        try "\(units)\n".write(toFile: counterFile)
     }
 
     public func status() -> [String: Any]? {

@@ -27,7 +27,7 @@ public final class BridgeProcess: @unchecked Sendable {
             \(extra)
             [metrics]
             listen = "127.0.0.1:\(metricsPort)"
-            """.write(toFile: configFile, atomically: true, encoding: .utf8)
+            """.write(toFile: configFile)
         try start()
     }
 

@@ -99,7 +99,7 @@ public final class MosquittoBroker: @unchecked Sendable {
             \(extraConfig)
 
             """
-        try config.write(toFile: "\(directory)/mosquitto.conf", atomically: true, encoding: .utf8)
+        try config.write(toFile: "\(directory)/mosquitto.conf")
         let process = try SpawnedProcess(try Self.executable(), ["-c", "\(directory)/mosquitto.conf"],
                                          logFile: "\(directory)/mosquitto.out")
         self.process = process

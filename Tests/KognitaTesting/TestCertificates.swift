@@ -20,7 +20,7 @@ public struct TestCertificates {
                           "-subj", "/CN=Someone else's CA", "-keyout", "\(directory)/other-ca.key", "-out", otherCAFile], in: directory)
         try Self.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                           "-subj", "/CN=localhost", "-keyout", serverKey, "-out", "\(directory)/server.csr"], in: directory)
-        try "subjectAltName=DNS:localhost,IP:127.0.0.1\n".write(toFile: "\(directory)/san.ext", atomically: true, encoding: .utf8)
+        try "subjectAltName=DNS:localhost,IP:127.0.0.1\n".write(toFile: "\(directory)/san.ext")
         try Self.openssl(["x509", "-req", "-in", "\(directory)/server.csr", "-CA", caFile, "-CAkey", "\(directory)/ca.key",
                           "-CAcreateserial", "-days", "2", "-extfile", "\(directory)/san.ext", "-out", serverCertificate], in: directory)
         // mosquitto drops to its own user only when started as root without 'user'; our broker runs as us, so 0644 is fine.

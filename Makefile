@@ -33,7 +33,8 @@ test: setup
 fuzz: setup
 	@bash Scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
-## bench: package benchmarks, this machine's limits and two 60 s devnet runs; rewrites the tables of docs/PERFORMANCE.md
+## bench: package benchmarks, this machine's limits, a one-device latency probe, devnet runs at 5,000 and 50,000 offered (60 s each)
+## and a 10-minute chaos run (BENCH_CHAOS_SECONDS); about 20 minutes; rewrites the tables of docs/PERFORMANCE.md
 bench: setup
 	@bash Scripts/bench.sh
 

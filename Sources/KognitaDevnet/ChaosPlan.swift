@@ -1,3 +1,5 @@
+import KognitaSystem
+
 /// What `kognita devnet --chaos SECONDS` does, as a pure state machine: when
 /// to SIGKILL which component and when to start it again. Time goes in as
 /// seconds since the load started; actions come out. No clock, no processes:
@@ -121,7 +123,7 @@ public struct ChaosPlan: Sendable {
         return stopped ? restart : min(restart, nextKillAt)
     }
 
-    private mutating func nextInterval() -> Double { meanInterval * (0.5 + random.nextUnit()) }
+    private mutating func nextInterval() -> Double { meanInterval * Double.random(in: 0.5..<1.5, using: &random) }
 
     private mutating func pickVictim() -> Target? {
         let down = self.down
@@ -134,29 +136,8 @@ public struct ChaosPlan: Sendable {
             kinds.append(kind)
         }
         guard !kinds.isEmpty else { return nil }
-        let kind = kinds[random.next(below: kinds.count)]
+        let kind = kinds.randomElement(using: &random)!
         let up = targets[kind]!.filter { !down.contains($0) }
-        return up[random.next(below: up.count)]
+        return up.randomElement(using: &random)
     }
-}
-
-/// A small seeded generator (SplitMix64): the same seed gives the same run.
-struct SplitMix64: Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
-    /// Uniform in 0..<bound.
-    mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

@@ -124,14 +124,14 @@ public final class DevnetRun: Sendable {
             var monitor = Monitor(network: network, fleet: fleet, scoreboard: scoreboard, realAgents: realAgents, settings: settings)
             var killed = false
             var restartTask: Task<Void, any Error>?
-            let chaos = settings.chaos.map { interval in
-                ChaosService(plan: ChaosPlan(meanInterval: interval, validators: network.validators.count, bridges: network.bridges.count,
-                                             agents: realAgents.count, seed: settings.seed),
-                             network: network, agents: realAgents.map(\.component))
+            let plan = settings.chaos.map { interval in
+                ChaosPlan(meanInterval: interval, validators: network.validators.count, bridges: network.bridges.count,
+                          agents: realAgents.count, seed: settings.seed)
             }
-            if let interval = settings.chaos {
-                printer.note("devnet: chaos: a SIGKILL every \(String(format: "%g", interval)) s +-50% (seed \(settings.seed)), at most "
-                             + "\((network.validators.count - 1) / 3) validator\((network.validators.count - 1) / 3 == 1 ? "" : "s") down at once")
+            let chaos = plan.map { ChaosService(plan: $0, network: network, agents: realAgents.map(\.component)) }
+            if let plan {
+                printer.note("devnet: chaos: a SIGKILL every \(String(format: "%g", plan.meanInterval)) s +-50% (seed \(settings.seed)), at most "
+                             + "\(plan.maxValidatorsDown) validator\(plan.maxValidatorsDown == 1 ? "" : "s") down at once")
             }
             let chaosTask = chaos.map { chaos in Task { await chaos.run(from: loadStart) } }
             let probe = self.probe, fee = network.genesis.minimumFee

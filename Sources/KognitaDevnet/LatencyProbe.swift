@@ -64,13 +64,13 @@ final class LatencyProbe: Sendable {
             var final = false
             // Resent every 5 s until final, as a device would.
             while !final && !Task.isCancelled {
-                let answer = waiter.expect(batch.id)
+                waiter.expect(batch.id)
                 do { try await client.publish("\(base)/batch", payload: batch.envelope) } catch {
                     waiter.forget(batch.id)
                     try? await Task.sleep(for: .milliseconds(100))
                     continue
                 }
-                guard let ack = await waiter.wait(answer, for: batch.id, seconds: 5) else { continue }
+                guard let ack = await waiter.wait(for: batch.id, seconds: 5) else { continue }
                 if ack.status == .rejected {
                     failures.withLock { $0.append("the latency probe's batch \(seq) was rejected: \(ack.reason.map { "\($0)" } ?? "?") \(ack.detail ?? "")") }
                     return
@@ -100,15 +100,12 @@ final class AckWaiter: Sendable {
     private let state = Mutex(State())
 
     /// Says an ack for `id` is expected (before publishing, so an early one is kept).
-    func expect(_ id: BatchID) -> BatchID {
-        state.withLock { _ = $0.expected.insert(id) }
-        return id
-    }
+    func expect(_ id: BatchID) { state.withLock { _ = $0.expected.insert(id) } }
 
     func forget(_ id: BatchID) { state.withLock { _ = $0.expected.remove(id); $0.early[id] = nil } }
 
     /// The decisive ack of `id`, or nil after `seconds` (or once cancelled).
-    func wait(_ id: BatchID, for _: BatchID, seconds: Double) async -> Ack? {
+    func wait(for id: BatchID, seconds: Double) async -> Ack? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let early = state.withLock { state -> Ack? in

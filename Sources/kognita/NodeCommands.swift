@@ -75,8 +75,7 @@ struct BatchSubmitCommand: ParsableCommand {
         let path = wait ? "/v1/batches?wait=final" : "/v1/batches"
         let (response, ack) = try blocking {
             let response = try await api.http.request(.POST, path, body: bytes, contentType: "application/cose")
-            if let ack = try? JSONDecoder().decode(AckResponse.self, from: Data(response.body)) { return (response, ack) }
-            return (response, try api.decode(AckResponse.self, response, path))
+            return (response, try api.submitAnswer(response, path))
         }
         if json { print(response.text, terminator: "") }
         if ack.status == "rejected" {

@@ -1,6 +1,7 @@
 import Testing
 import KognitaAgent
 import KognitaCore
+import KognitaSystem
 
 @Suite("per_unit rule")
 struct PerUnitRuleTests {
@@ -50,7 +51,7 @@ struct PerUnitRuleTests {
     @Test("over random readings with resets, every milli-unit is paid once or still carried, and no hour passes its cap",
           arguments: [1, 2, 3, 4, 5] as [UInt64])
     func conservation(seed: UInt64) {
-        var generator = SplitMix(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let cap: UInt64 = 500
         var rule = PerUnitRule(Self.settings(every: 2, price: 7, cap: cap))
         var counter: Int64 = 0, consumed: UInt64 = 0, paid: UInt64 = 0
@@ -81,7 +82,7 @@ struct PerUnitRuleTests {
     @Test("over random noisy readings with resets, the rule never pays more than was consumed, and misses at most the tolerance per reset",
           arguments: [1, 2, 3, 4, 5] as [UInt64])
     func noisyConservation(seed: UInt64) {
-        var generator = SplitMix(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let tolerance: Int64 = 300
         var rule = PerUnitRule(Self.settings(every: 1, price: 1, dipTolerance: tolerance))
         var counter: Int64 = 0, consumed: UInt64 = 0, paid: UInt64 = 0, resets: UInt64 = 0
@@ -178,15 +179,3 @@ struct BatcherTests {
     }
 }
 
-/// A small deterministic generator, so property tests repeat exactly.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,6 +1,7 @@
 import Testing
 import KognitaAgent
 import KognitaCore
+import KognitaSystem
 
 @Suite("Uplink decisions")
 struct UplinkTests {
@@ -149,7 +150,7 @@ struct UplinkTests {
 struct UplinkSimulationTests {
     @Test("every transfer ends final exactly once, whatever is lost or contested", arguments: Array(UInt64(1)...30))
     func simulate(seed: UInt64) throws {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let chain = ChainMaker()
         var uplink = Uplink(pending: [])
         // Network state.

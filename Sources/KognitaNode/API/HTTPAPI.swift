@@ -166,8 +166,3 @@ public struct HTTPAPI: Sendable {
         return json(status, body)
     }
 }
-
-/// Threads for the API's blocking reads (SQLite), off Swift's cooperative pool.
-enum NodeIO {
-    static let readers = BlockingExecutor(name: "node-readers", threads: 2)
-}

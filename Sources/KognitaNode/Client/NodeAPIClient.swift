@@ -34,8 +34,14 @@ public struct NodeAPIClient: Sendable {
     public func submit(_ envelope: [UInt8], waitFinal: Bool, timeout: Duration = .seconds(60)) async throws -> (httpStatus: Int, ack: AckResponse) {
         let path = waitFinal ? "/v1/batches?wait=final" : "/v1/batches"
         let response = try await http.request(.POST, path, body: envelope, contentType: "application/cose", timeout: timeout)
-        if let ack = try? JSONDecoder().decode(AckResponse.self, from: Data(response.body)) { return (response.status, ack) }
-        return (response.status, try decode(AckResponse.self, response, path))
+        return (response.status, try submitAnswer(response, path))
+    }
+
+    /// The ack in a `POST /v1/batches` answer: a rejection (4xx) carries an
+    /// ack too; other errors become a ``NodeAPIError``.
+    public func submitAnswer(_ response: NodeHTTPClient.Response, _ path: String) throws -> AckResponse {
+        if let ack = try? JSONDecoder().decode(AckResponse.self, from: Data(response.body)) { return ack }
+        return try decode(AckResponse.self, response, path)
     }
 
     /// `POST /v1/faucet`: pays `amount` to `account`; returns the final ack.

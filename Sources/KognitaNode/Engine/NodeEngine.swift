@@ -105,13 +105,6 @@ public actor NodeEngine {
     /// Next seqs of `accounts`, for comparing with a peer's heads.
     func nextSeqs(_ accounts: [AccountID]) -> [UInt64] { accounts.map { authority.state(of: $0).nextSeq } }
 
-    /// A digest of the whole ledger, equal on nodes with the same certificates applied.
-    public func ledgerDigest() -> Bytes32 { authority.stateDigest }
-    /// Balances plus the fee pool: the genesis supply on a node that is up to date.
-    public func totalMoney() -> Int128 { authority.totalMoney }
-    public func accountCount() -> Int { authority.accounts.count }
-    public func feePool() -> Amount { authority.feePool }
-
     /// What `/v1/status` reports of the engine, taken in one turn of the
     /// actor so that its figures agree with each other.
     public struct Snapshot: Sendable {
@@ -138,8 +131,6 @@ public actor NodeEngine {
 
     /// Identities of connected node peers.
     public func connectedPeers() -> [PeerLink] { Array(nodeLinks.values) }
-    public func clientCount() -> Int { clientLinks.count }
-    public func pendingCount() -> Int { pending.count }
 
     // MARK: Links
 

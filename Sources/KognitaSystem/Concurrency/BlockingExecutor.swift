@@ -4,21 +4,15 @@ import Glibc
 #endif
 
 /// Threads of our own for work that blocks (fsync, SQLite, a sensor read),
-/// as a Swift executor.
+/// as a Swift `TaskExecutor`.
 ///
 /// Swift concurrency runs every task on a cooperative pool of one thread per
 /// core: on a 2-core machine, two threads. A task that blocks in fsync holds
-/// one of them, and every other task in the process waits. Work that blocks
-/// runs on one of these executors instead:
-///
-/// - ``BlockingExecutor`` (a `TaskExecutor` over several threads): tasks run
-///   with it as their preference (`withTaskExecutorPreference` or
-///   `Task(executorPreference:)`), so their nonisolated code, including every
-///   synchronous call that blocks, runs on its threads. The devnet's fleet runs
-///   its simulated devices this way.
-/// - ``DedicatedThreadExecutor`` (a `SerialExecutor` over one thread): an
-///   actor that blocks (a node's engine reading SQLite) returns it as its
-///   `unownedExecutor` and so owns a thread.
+/// one of them, and every other task in the process waits. Tasks that block
+/// run with this executor as their preference (`withTaskExecutorPreference`
+/// or `Task(executorPreference:)`), so their nonisolated code, including every
+/// synchronous call that blocks, runs on its threads: the devnet's simulated
+/// devices, and the node's store reads.
 public final class BlockingExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked: all mutable state is in `queue`, which locks.
     private let queue: JobQueue
@@ -38,47 +32,8 @@ public final class BlockingExecutor: TaskExecutor, @unchecked Sendable {
 
     public func enqueue(_ job: consuming ExecutorJob) { queue.push(UnownedJob(job)) }
 
-    /// Jobs waiting for a thread (a gauge of how far behind the executor is).
-    public var backlog: Int { queue.count }
-
     /// Ends the threads once the queued jobs have run. Jobs enqueued after
     /// this are never run: shut down only when nothing uses it any more.
-    public func shutdown() { queue.close() }
-}
-
-/// One thread of its own, as the serial executor of an actor that blocks.
-public final class DedicatedThreadExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
-    // @unchecked: all mutable state is in `queue`, which locks; `thread` is
-    // written once, by the thread itself, before it runs any job.
-    private let queue = JobQueue()
-    private let thread = Protected<pthread_t?>(nil)
-
-    /// Starts the thread, named `name`; it keeps the executor alive until ``shutdown()``.
-    public init(name: String) {
-        let queue = self.queue, thread = self.thread
-        ExecutorThread.start(name: name) { [self] in
-            thread.withLock { $0 = pthread_self() }
-            while let job = queue.next() {
-                job.runSynchronously(isolatedTo: self.asUnownedSerialExecutor(), taskExecutor: self.asUnownedTaskExecutor())
-            }
-        }
-    }
-
-    public func enqueue(_ job: consuming ExecutorJob) { queue.push(UnownedJob(job)) }
-
-    public func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
-
-    /// Whether the caller runs on this executor's thread (for `assumeIsolated`).
-    public func checkIsolated() {
-        let owner = thread.withLock { $0 }
-        precondition(owner.map { pthread_equal($0, pthread_self()) != 0 } ?? false,
-                     "expected to run on this actor's own thread")
-    }
-
-    /// Jobs waiting for the thread.
-    public var backlog: Int { queue.count }
-
-    /// Ends the thread once the queued jobs have run.
     public func shutdown() { queue.close() }
 }
 
@@ -135,12 +90,6 @@ final class JobQueue: @unchecked Sendable {
             head = 0
         }
         return job
-    }
-
-    var count: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return jobs.count - head
     }
 
     func close() {

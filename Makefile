@@ -25,7 +25,10 @@ agent: setup
 test: setup
 	$(SWIFT) build --build-tests
 	bash Scripts/build-agent-embedded.sh
-	KOGNITA_REQUIRE_INTEROP=1 $(SWIFT) test --skip-build
+	KOGNITA_REQUIRE_INTEROP=1 $(SWIFT) test --skip-build --skip 'AgreementSimulationTests'
+	# The seeded simulations keep both cores busy for a few minutes: on their
+	# own, so that the process tests' start-up deadlines are not starved.
+	$(SWIFT) test --skip-build --filter 'AgreementSimulationTests'
 	KOGNITA_REQUIRE_INTEROP=1 KOGNITA_AGENT_BINARY=$(CURDIR)/.build-embedded/kognita-agent \
 		$(SWIFT) test --skip-build --filter 'AgentProcessTests|wholePathSurvivesKills'
 

@@ -172,7 +172,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KognitaLedgerTests",
-            dependencies: ["KognitaLedger", "KognitaCore", "KognitaTesting"]
+            dependencies: ["KognitaLedger", "KognitaCore", "KognitaSystem", "KognitaTesting"]
         ),
         .testTarget(
             name: "KognitaNodeTests",

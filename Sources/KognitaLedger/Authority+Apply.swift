@@ -107,6 +107,8 @@ extension Authority {
         }
         feePool = pool
         applied.changedAccounts.insert(account)
+        if !batch.batch.operations.isEmpty { applyOperations(batch, epoch: certificate.certificate.epoch) }
+        if let carried = carriedLocks[account], carried.seq <= batch.batch.seq { carriedLocks[account] = nil }
         if let lock = locks[account], lock.seq <= batch.batch.seq {
             locks[account] = nil
             applied.releasedLocks[account] = lock
@@ -118,23 +120,16 @@ extension Authority {
     /// The sum of all balances and the fee pool: equal to the genesis supply
     /// on a node that has applied every certificate (money is conserved).
     public var totalMoney: Int128 {
-        accounts.values.reduce(Int128(feePool.baseUnits)) { $0 + $1.balance }
+        let staked = stakes.values.reduce(Int128(0)) { $0 + Int128($1.bonded) + Int128($1.unbonding) }
+        return accounts.values.reduce(Int128(feePool.baseUnits) + staked) { $0 + $1.balance }
     }
 
-    /// A digest of the whole ledger state (accounts in id order, then the fee
-    /// pool): two nodes with the same certificates applied have the same digest.
+    /// A digest of the whole ledger: the state root (see ``StateRoot``) and
+    /// the fee pool. Two nodes with the same certificates applied have the same digest.
     public var stateDigest: Bytes32 {
-        var writer = CBORWriter(reservingCapacity: 16 + accounts.count * 96)
-        writer.writeArrayHeader(accounts.count + 1)
-        for (id, state) in accounts.sorted(by: { $0.key < $1.key }) {
-            writer.writeArrayHeader(4)
-            writer.writeBytes(id.rawValue)
-            writer.writeUnsigned(state.nextSeq)
-            writer.writeBytes(state.lastFinal.rawValue)
-            // Balances are never negative once every certificate is applied;
-            // the sign is kept so a digest taken mid-flight still differs.
-            writer.writeText(String(state.balance))
-        }
+        var writer = CBORWriter(reservingCapacity: 48)
+        writer.writeArrayHeader(2)
+        writer.writeBytes(StateRoot(self).root)
         writer.writeUnsigned(feePool.baseUnits)
         return BLAKE2b256.hash(writer.bytes)
     }

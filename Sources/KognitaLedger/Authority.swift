@@ -9,9 +9,19 @@ import KognitaCore
 /// the same batch twice gets the same vote, the same certificate twice
 /// changes nothing.
 public struct Authority: Sendable {
-    public let committee: Committee
+    /// The committee of the current epoch (it changes at each checkpoint).
+    public internal(set) var committee: Committee
     /// The smallest fee a batch must offer.
     public let minimumFee: Amount
+    /// The epoch settings from genesis.
+    public let rules: EpochRules
+    /// Bonded stake and candidates, by account (only accounts that ever bonded).
+    public internal(set) var stakes: [AccountID: Stake]
+    /// The account that registered each candidate node.
+    public internal(set) var candidateAccounts: [PublicKey: AccountID]
+    /// Locks the last checkpoint carried over from earlier epochs, by account:
+    /// at that seq only a carried batch may become final (docs/EPOCHS.md).
+    public internal(set) var carriedLocks: [AccountID: CarriedLock]
     public internal(set) var accounts: [AccountID: AccountState]
     /// At most one per account, at its next seq.
     public internal(set) var locks: [AccountID: Lock]
@@ -31,19 +41,27 @@ public struct Authority: Sendable {
     public let maxWaiting: Int
 
     /// An authority with the given state (as loaded from storage).
-    public init(committee: Committee, minimumFee: Amount = .zero, accounts: [AccountID: AccountState],
-                locks: [AccountID: Lock] = [:], feePool: Amount = .zero, maxWaiting: Int = 100_000) {
+    public init(committee: Committee, minimumFee: Amount = .zero, rules: EpochRules = EpochRules(),
+                accounts: [AccountID: AccountState], stakes: [AccountID: Stake] = [:],
+                locks: [AccountID: Lock] = [:], carriedLocks: [AccountID: CarriedLock] = [:],
+                feePool: Amount = .zero, maxWaiting: Int = 100_000) {
         self.committee = committee
         self.minimumFee = minimumFee
+        self.rules = rules
         self.accounts = accounts
+        self.stakes = stakes
+        var owners: [PublicKey: AccountID] = [:]
+        for (account, stake) in stakes { if let node = stake.candidate?.node { owners[node] = account } }
+        candidateAccounts = owners
         self.locks = locks
+        self.carriedLocks = carriedLocks
         self.feePool = feePool
         self.maxWaiting = maxWaiting
     }
 
     /// The state at genesis: each allocation credited to its account.
-    public static func genesis(committee: Committee, minimumFee: Amount = .zero,
-                               allocations: [(AccountID, Amount)]) throws(LedgerError) -> Authority {
+    public static func genesis(committee: Committee, minimumFee: Amount = .zero, rules: EpochRules = EpochRules(),
+                               allocations: [(AccountID, Amount)], stakes: [AccountID: Stake] = [:]) throws(LedgerError) -> Authority {
         var accounts: [AccountID: AccountState] = [:]
         var supply = Amount.zero
         for (account, amount) in allocations {
@@ -52,7 +70,12 @@ public struct Authority: Sendable {
             }
             accounts[account, default: AccountState()].balance += Int128(amount.baseUnits)
         }
-        return Authority(committee: committee, minimumFee: minimumFee, accounts: accounts)
+        for (_, stake) in stakes {
+            do throws(AmountError) { supply = try supply.adding(Amount(stake.bonded)) } catch {
+                throw LedgerError("the genesis allocations and bonds add up to more than \(UInt64.max) base units")
+            }
+        }
+        return Authority(committee: committee, minimumFee: minimumFee, rules: rules, accounts: accounts, stakes: stakes)
     }
 
     /// The account's state (a fresh account when the ledger has never seen it).
@@ -119,6 +142,13 @@ public struct Authority: Sendable {
         }
         guard state.balance >= Int128(debit.baseUnits) else {
             return reject(.insufficientFunds, "the batch needs \(debit) and the balance is \(state.head.balance)")
+        }
+        if let refusal = checkOperations(batch) { return .rejected(refusal) }
+        if let carried = carriedLocks[account], carried.seq == seq {
+            guard carried.batches.count == 1, carried.batches[0].id == batch.id else {
+                let held = carried.batches.map { "\($0.id)" }.joined(separator: ", ")
+                return reject(.conflict, "batch \(held) was locked at seq \(seq) when an earlier epoch ended; only it can become final there")
+            }
         }
         locks[account] = Lock(seq: seq, id: batch.id)
         return .vote(batch.id, lockIsNew: true)

@@ -14,8 +14,13 @@ public struct MerkleTree: Sendable {
 
     /// Builds the tree over `ids` (at least one).
     public init(_ keys: [BatchKey]) {
-        precondition(!keys.isEmpty, "a Merkle tree needs at least one leaf")
-        var levels = [keys.map(Self.leafHash)]
+        self.init(leafHashes: keys.map(Self.leafHash))
+    }
+
+    /// Builds the tree over leaves already hashed with ``leafHash(of:)`` (at least one).
+    public init(leafHashes: [Bytes32]) {
+        precondition(!leafHashes.isEmpty, "a Merkle tree needs at least one leaf")
+        var levels = [leafHashes]
         while let last = levels.last, last.count > 1 {
             var next: [Bytes32] = []
             next.reserveCapacity((last.count + 1) / 2)
@@ -54,8 +59,14 @@ public struct MerkleTree: Sendable {
     /// along `path`, or nil when the path does not fit that shape (too short,
     /// too long, index out of range).
     public static func root(of key: BatchKey, index: Int, count: Int, path: [Bytes32]) -> Bytes32? {
+        root(leafHash: leafHash(key), index: index, count: count, path: path)
+    }
+
+    /// The root that the leaf hashed to `leafHash` at `index` of a tree of
+    /// `count` leaves leads to along `path`, or nil when the path does not fit.
+    public static func root(leafHash: Bytes32, index: Int, count: Int, path: [Bytes32]) -> Bytes32? {
         guard count >= 1, index >= 0, index < count else { return nil }
-        var hash = leafHash(key)
+        var hash = leafHash
         var position = index, size = count, used = 0
         while size > 1 {
             if position % 2 == 1 {
@@ -77,6 +88,11 @@ public struct MerkleTree: Sendable {
     // batches makes about 500 of them, and a heap array each was most of the cost.
     static func leafHash(_ key: BatchKey) -> Bytes32 {
         hash(prefix: 0, key.account.rawValue, key.id.rawValue)
+    }
+
+    /// The leaf hash of arbitrary leaf bytes: BLAKE2b-256 of 0x00 followed by them.
+    public static func leafHash(of bytes: [UInt8]) -> Bytes32 {
+        BLAKE2b256.hash([0] + bytes)
     }
 
     static func nodeHash(_ left: Bytes32, _ right: Bytes32) -> Bytes32 {

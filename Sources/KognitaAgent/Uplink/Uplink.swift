@@ -153,7 +153,7 @@ public struct Uplink: Sendable {
             // will later be answered final (it was ours) or stale.
             if let id = batch?.id { backOff(id, now: now) }
             return []
-        case .insufficientFunds, .notAuthorized, .wrongNetwork, .feeTooLow:
+        case .insufficientFunds, .insufficientBond, .notAuthorized, .wrongNetwork, .feeTooLow:
             // Fixable outside the device (funds, registration, configuration,
             // fee policy): hold everything and try again later; the reason is
             // in the status. Setting batches aside would quarantine the backlog.

@@ -1,7 +1,11 @@
 /// A batch: the next block of a device's account chain, the payload it signs.
 public struct Batch: Sendable, Hashable {
-    /// The only version this code speaks (key 0).
+    /// The first version: payments only (key 0).
     public static let version: UInt64 = 1
+    /// Version 2: payments and operations on the account (key 7).
+    public static let versionWithOperations: UInt64 = 2
+    /// The most operations in one batch.
+    public static let maxOperations = 16
 
     /// The network the batch is meant for (key 1).
     public var network: NetworkID
@@ -13,24 +17,36 @@ public struct Batch: Sendable, Hashable {
     public var created: UInt64
     /// Fee offered for the whole batch (key 5).
     public var fee: Amount
-    /// 1 to 1024 payments (key 6).
+    /// Payments (key 6): 1 to 1024 in version 1; 0 to 1024 in version 2,
+    /// which needs at least one transfer or operation.
     public var transfers: [Transfer]
+    /// Operations on the account (key 7, version 2 only): 1 to 16, applied
+    /// in order after the transfers.
+    public var operations: [Operation]
 
-    /// A batch; ``validate()`` checks the contract's rules.
-    public init(network: NetworkID, seq: UInt64, prev: BatchID = .zero, created: UInt64, fee: Amount = .zero, transfers: [Transfer]) {
+    /// A batch; ``validate()`` checks the contract's rules. It is version 2
+    /// when it carries operations, version 1 otherwise.
+    public init(network: NetworkID, seq: UInt64, prev: BatchID = .zero, created: UInt64, fee: Amount = .zero,
+                transfers: [Transfer], operations: [Operation] = []) {
         self.network = network
         self.seq = seq
         self.prev = prev
         self.created = created
         self.fee = fee
         self.transfers = transfers
+        self.operations = operations
     }
 
-    /// What the batch takes from the sender's balance: every amount plus the fee.
-    /// Throws when that exceeds 2^64 - 1 (such a batch is never valid).
+    /// The contract version this batch encodes as.
+    public var version: UInt64 { operations.isEmpty ? Self.version : Self.versionWithOperations }
+
+    /// What the batch takes from the sender's balance: every amount, every
+    /// bond, plus the fee. Throws when that exceeds 2^64 - 1 (such a batch is
+    /// never valid).
     public func totalDebit() throws(AmountError) -> Amount {
         var total = fee
         for transfer in transfers { total = try total.adding(transfer.amount) }
+        for case .bond(let amount) in operations { total = try total.adding(amount) }
         return total
     }
 
@@ -40,7 +56,13 @@ public struct Batch: Sendable, Hashable {
         if seq == 1 && !prev.rawValue.isZero {
             throw .malformed("batch.prev", "prev must be 32 zero bytes when seq is 1")
         }
-        guard !transfers.isEmpty else { throw .malformed("batch.transfers", "a batch needs at least 1 transfer") }
+        guard !transfers.isEmpty || !operations.isEmpty else {
+            throw .malformed("batch.transfers", "a batch needs at least 1 transfer (or, in version 2, 1 operation)")
+        }
+        guard operations.count <= Self.maxOperations else {
+            throw ProtocolError(.tooLarge, "batch.operations", "\(operations.count) operations; the limit is \(Self.maxOperations)")
+        }
+        for (index, operation) in operations.enumerated() { try operation.validate(field: "batch.operations[\(index)]") }
         guard transfers.count <= ProtocolLimits.maxTransfers else {
             throw ProtocolError(.tooLarge, "batch.transfers", "\(transfers.count) transfers; the limit is \(ProtocolLimits.maxTransfers)")
         }
@@ -49,7 +71,7 @@ public struct Batch: Sendable, Hashable {
             for index in list.indices { try list[index].validate(field: "batch.transfers[\(index)]") }
         }
         do throws(AmountError) { _ = try totalDebit() } catch {
-            throw .malformed("batch.transfers", "the amounts plus the fee exceed 2^64 - 1 base units")
+            throw .malformed("batch.transfers", "the amounts, bonds and fee exceed 2^64 - 1 base units")
         }
     }
 
@@ -58,8 +80,8 @@ public struct Batch: Sendable, Hashable {
     public func encoded() throws(ProtocolError) -> [UInt8] {
         try validate()
         var writer = CBORWriter(reservingCapacity: 64 + transfers.count * 64)
-        writer.writeMapHeader(7)
-        writer.writeUnsigned(0); writer.writeUnsigned(Self.version)
+        writer.writeMapHeader(operations.isEmpty ? 7 : 8)
+        writer.writeUnsigned(0); writer.writeUnsigned(version)
         writer.writeUnsigned(1); writer.writeText(network.rawValue)
         writer.writeUnsigned(2); writer.writeUnsigned(seq)
         writer.writeUnsigned(3); writer.writeBytes(prev.rawValue)
@@ -67,6 +89,10 @@ public struct Batch: Sendable, Hashable {
         writer.writeUnsigned(5); writer.writeUnsigned(fee.baseUnits)
         writer.writeUnsigned(6); writer.writeArrayHeader(transfers.count)
         for transfer in transfers { transfer.write(to: &writer) }
+        if !operations.isEmpty {
+            writer.writeUnsigned(7); writer.writeArrayHeader(operations.count)
+            for operation in operations { operation.write(to: &writer) }
+        }
         guard writer.bytes.count <= ProtocolLimits.maxBatchBytes else {
             throw ProtocolError(.tooLarge, "batch", "encoded batch is \(writer.bytes.count) bytes; the limit is \(ProtocolLimits.maxBatchBytes): split it")
         }
@@ -83,12 +109,13 @@ public struct Batch: Sendable, Hashable {
         var previous: UInt64? = nil
         var version: UInt64?, network: String?, seq: UInt64?, prev: Bytes32?, created: UInt64?, fee: UInt64?
         var transfers: [Transfer]?
+        var operations: [Operation]?
         for _ in 0..<count {
             switch try reader.key(after: &previous, "batch") {
             case 0:
                 version = try reader.unsigned("batch.version")
-                guard version == Self.version else {
-                    throw .malformed("batch.version", "version \(version!) is not supported; this implementation speaks version \(Self.version)")
+                guard version == Self.version || version == Self.versionWithOperations else {
+                    throw .malformed("batch.version", "version \(version!) is not supported; this implementation speaks versions 1 and 2")
                 }
             case 1: network = try reader.text(maxBytes: NetworkID.maxLength, "batch.network")
             case 2: seq = try reader.unsigned("batch.seq")
@@ -104,19 +131,32 @@ public struct Batch: Sendable, Hashable {
                 list.reserveCapacity(n)
                 for index in 0..<n { try Transfer.read(from: &reader, index: index, into: &list) }
                 transfers = list
+            case 7 where version == Self.versionWithOperations:
+                let n = try reader.arrayHeader("batch.operations")
+                guard n <= Self.maxOperations else {
+                    throw ProtocolError(.tooLarge, "batch.operations", "\(n) operations; the limit is \(Self.maxOperations)")
+                }
+                guard n >= 1 else { throw .malformed("batch.operations", "a version-2 batch has 1 to \(Self.maxOperations) operations") }
+                var list: [Operation] = []
+                for index in 0..<n { list.append(try Operation.read(from: &reader, index: index)) }
+                operations = list
             case let key:
-                throw .malformed("batch", "unknown key \(key) (a version-1 batch has keys 0-6)")
+                throw .malformed("batch", "unknown key \(key) (a version-1 batch has keys 0-6, a version-2 batch 0-7)")
             }
         }
         try reader.expectEnd("batch")
-        _ = try require(version, "batch.version", key: 0)
+        let decodedVersion = try require(version, "batch.version", key: 0)
+        if decodedVersion == Self.versionWithOperations && operations == nil {
+            throw .malformed("batch.operations", "required field is missing (key 7): a version-2 batch carries operations")
+        }
         self.init(
             network: try NetworkID(try require(network, "batch.network", key: 1), field: "batch.network"),
             seq: try require(seq, "batch.seq", key: 2),
             prev: BatchID(try require(prev, "batch.prev", key: 3)),
             created: try require(created, "batch.created", key: 4),
             fee: Amount(try require(fee, "batch.fee", key: 5)),
-            transfers: try require(transfers, "batch.transfers", key: 6))
+            transfers: try require(transfers, "batch.transfers", key: 6),
+            operations: operations ?? [])
         try validate()
     }
 }

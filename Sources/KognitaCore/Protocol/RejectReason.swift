@@ -22,6 +22,9 @@ public enum RejectReason: UInt64, Sendable, Hashable, CaseIterable, CustomString
     case conflict = 10
     /// Retry later.
     case overloaded = 11
+    /// Version 2: the bonded stake does not cover an unbond, or is below the
+    /// network's minimum for a registration. Never sent for a version-1 batch.
+    case insufficientBond = 12
 
     /// The contract's name, e.g. `bad-signature`.
     public var name: String {
@@ -37,6 +40,7 @@ public enum RejectReason: UInt64, Sendable, Hashable, CaseIterable, CustomString
         case .feeTooLow: "fee-too-low"
         case .conflict: "conflict"
         case .overloaded: "overloaded"
+        case .insufficientBond: "insufficient-bond"
         }
     }
 

@@ -73,6 +73,13 @@ public struct SignedBatch: Sendable, Hashable {
         guard signer.isValidSignature(signature, for: signed) else {
             throw ProtocolError(.badSignature, "envelope.signature", "Ed25519 signature does not verify for kid \(signer.hex)")
         }
+        // A registration is signed by the node key too: its consent to act for this account.
+        for (index, operation) in batch.operations.enumerated() {
+            if case .register(let registration) = operation, !registration.isSigned(network: batch.network, account: signer) {
+                throw ProtocolError(.badSignature, "batch.operations[\(index)].signature",
+                                    "the node key \(registration.node.hex) did not sign this registration for account \(signer.hex) on \(batch.network)")
+            }
+        }
         if let expectedNetwork, batch.network != expectedNetwork {
             throw ProtocolError(.wrongNetwork, "batch.network", "batch is for network \"\(batch.network)\"; this is \"\(expectedNetwork)\"")
         }

@@ -17,8 +17,12 @@ public struct Authority: Sendable {
     public let rules: EpochRules
     /// Bonded stake and candidates, by account (only accounts that ever bonded).
     public internal(set) var stakes: [AccountID: Stake]
-    /// The account that registered each candidate node.
-    public internal(set) var candidateAccounts: [PublicKey: AccountID]
+    /// The accounts whose registration names each candidate node. Two
+    /// accounts can both hold certified registrations of one node (their
+    /// chains are independent, so both can be certified before either is
+    /// applied); such a node is contested and never seated (``Election``),
+    /// which keeps the ledger the same whatever order certificates arrive in.
+    public internal(set) var candidateAccounts: [PublicKey: Set<AccountID>]
     /// Locks the last checkpoint carried over from earlier epochs, by account:
     /// at that seq only a carried batch may become final (docs/EPOCHS.md).
     public internal(set) var carriedLocks: [AccountID: CarriedLock]
@@ -50,8 +54,8 @@ public struct Authority: Sendable {
         self.rules = rules
         self.accounts = accounts
         self.stakes = stakes
-        var owners: [PublicKey: AccountID] = [:]
-        for (account, stake) in stakes { if let node = stake.candidate?.node { owners[node] = account } }
+        var owners: [PublicKey: Set<AccountID>] = [:]
+        for (account, stake) in stakes { if let node = stake.candidate?.node { owners[node, default: []].insert(account) } }
         candidateAccounts = owners
         self.locks = locks
         self.carriedLocks = carriedLocks
@@ -145,9 +149,12 @@ public struct Authority: Sendable {
         }
         if let refusal = checkOperations(batch) { return .rejected(refusal) }
         if let carried = carriedLocks[account], carried.seq == seq {
-            guard carried.batches.count == 1, carried.batches[0].id == batch.id else {
-                let held = carried.batches.map { "\($0.id)" }.joined(separator: ", ")
-                return reject(.conflict, "batch \(held) was locked at seq \(seq) when an earlier epoch ended; only it can become final there")
+            guard carried.admits(batch.id) else {
+                if carried.ids.count > 1 {
+                    let held = carried.ids.map { "\($0)" }.joined(separator: " and ")
+                    return reject(.conflict, "the account signed rival batches \(held) at seq \(seq) and both were locked when an earlier epoch ended; that seq is frozen and only a certificate formed back then can fill it")
+                }
+                return reject(.conflict, "batch \(carried.ids[0]) was locked at seq \(seq) when an earlier epoch ended; only it can become final there (resend that batch)")
             }
         }
         locks[account] = Lock(seq: seq, id: batch.id)

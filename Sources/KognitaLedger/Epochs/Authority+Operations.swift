@@ -24,7 +24,7 @@ extension Authority {
                 guard bonded >= rules.minimumBond.baseUnits else {
                     return Rejection(.insufficientBond, "operation \(index) registers a candidate with \(bonded) bonded; the network needs at least \(rules.minimumBond)", head: head)
                 }
-                if let owner = candidateAccounts[registration.node], owner != account {
+                if let owner = candidateAccounts[registration.node]?.first(where: { $0 != account }) {
                     return Rejection(.notAuthorized, "operation \(index): node \(registration.node) is already the candidate of account \(owner)", head: head)
                 }
             }
@@ -49,12 +49,15 @@ extension Authority {
                 stake.unbonding &+= taken
                 stake.unbondedIn = max(stake.unbondedIn, epoch)
             case .register(let registration):
-                if let old = stake.candidate?.node, candidateAccounts[old] == account { candidateAccounts[old] = nil }
-                // A node another account registered first stays with it (checked at vote time too).
-                if candidateAccounts[registration.node] == nil || candidateAccounts[registration.node] == account {
-                    stake.candidate = registration
-                    candidateAccounts[registration.node] = account
+                // Always recorded, whatever other accounts claim: applying
+                // certificates must not depend on their order (see
+                // ``Authority/candidateAccounts``).
+                if let old = stake.candidate?.node, old != registration.node {
+                    candidateAccounts[old]?.remove(account)
+                    if candidateAccounts[old]?.isEmpty == true { candidateAccounts[old] = nil }
                 }
+                stake.candidate = registration
+                candidateAccounts[registration.node, default: []].insert(account)
             }
         }
         stakes[account] = stake
@@ -62,15 +65,20 @@ extension Authority {
 }
 
 /// A lock that a checkpoint carried into later epochs: at `seq` of the
-/// account, only one of `batches` may become final. More than one means the
-/// device signed rival batches at one seq, and the seq stays frozen.
+/// account, only the batch `ids` names may become final. More than one id
+/// means the device signed rival batches at one seq, and the seq stays
+/// frozen. The device's resend brings the batch itself; a validator checks
+/// its id against the lock.
 public struct CarriedLock: Sendable, Hashable {
     public let seq: UInt64
-    /// The locked batches, each signed by the account, in id order.
-    public let batches: [SignedBatch]
+    /// The locked batches' ids, sorted.
+    public let ids: [BatchID]
 
-    public init(seq: UInt64, batches: [SignedBatch]) {
+    public init(seq: UInt64, ids: [BatchID]) {
         self.seq = seq
-        self.batches = batches.sorted { $0.id < $1.id }
+        self.ids = Array(Set(ids)).sorted()
     }
+
+    /// Whether `id` may become final at ``seq``.
+    public func admits(_ id: BatchID) -> Bool { ids == [id] }
 }

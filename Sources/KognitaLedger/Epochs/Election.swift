@@ -7,7 +7,7 @@ import KognitaCore
 /// The rule of this version (self-governance later replaces "most stake"
 /// with ratings and elections):
 /// 1. A candidate is a registered node whose account has at least the
-///    network's minimum bond.
+///    network's minimum bond, and which no other account also registered.
 /// 2. It may be seated when it sits on the current committee, or when
 ///    validators holding more than a third of the current weight attest that
 ///    its node is caught up and connected to them (so at least one honest
@@ -22,9 +22,13 @@ public enum Election {
     /// The next committee, or nil when no candidate can be seated (the current committee then stays).
     public static func nextCommittee(stakes: [AccountID: Stake], current: Committee, attested: Set<PublicKey>,
                                      rules: EpochRules) -> Committee? {
+        // A node that two accounts registered is contested: neither is seated.
+        var claims: [PublicKey: Int] = [:]
+        for stake in stakes.values { if let node = stake.candidate?.node { claims[node, default: 0] += 1 } }
         var seatable: [(node: PublicKey, bonded: UInt64)] = []
         for stake in stakes.values {
-            guard let node = stake.candidate?.node, stake.bonded >= rules.minimumBond.baseUnits, stake.bonded > 0 else { continue }
+            guard let node = stake.candidate?.node, claims[node] == 1,
+                  stake.bonded >= rules.minimumBond.baseUnits, stake.bonded > 0 else { continue }
             guard current.contains(node) || attested.contains(node) else { continue }
             seatable.append((node, stake.bonded))
         }

@@ -1,0 +1,161 @@
+import KognitaCore
+
+/// The bodies of a checkpoint, served apart from its header (docs/EPOCHS.md,
+/// section 3). The header commits to each by kind with the BLAKE2b-256 of
+/// its deterministic CBOR; devices and light clients never need them.
+public struct CheckpointBodies: Sendable, Hashable {
+    /// Body kinds. Later issues add ratings, rewards and relay records as new
+    /// kinds; a header names each kind at most once.
+    public enum Kind: UInt64, Sendable, CaseIterable {
+        /// `[[account, next_seq, last_final]...]`, sorted by account.
+        case cut = 1
+        /// `[[account, seq, [id...]]...]`, sorted by account.
+        case carriedLocks = 2
+        /// `[[account, bonded, unbonding, unbonded_in, last_seated + 1 | 0,
+        /// registration | []]...]`, sorted by account, where a registration
+        /// is `[node, [address...], node_signature]`: the signed peer records.
+        case stakes = 3
+        /// `[fee_pool]`.
+        case fees = 4
+        /// `[seal_report...]`, each as ``SealReport/encoded()``, sorted by validator.
+        case sealReports = 5
+    }
+
+    /// Each body's bytes, by kind.
+    public let bytes: [Kind: [UInt8]]
+
+    public init(bytes: [Kind: [UInt8]]) { self.bytes = bytes }
+
+    /// The header's `[kind, root]` list.
+    public var roots: [CheckpointHeader.BodyRoot] {
+        bytes.keys.sorted { $0.rawValue < $1.rawValue }.map { .init(kind: $0.rawValue, root: BLAKE2b256.hash(bytes[$0]!)) }
+    }
+
+    /// Whether `body` is the one `header` commits to as `kind`.
+    public static func matches(_ body: [UInt8], kind: Kind, in header: CheckpointHeader) -> Bool {
+        header.bodies.first { $0.kind == kind.rawValue }?.root == BLAKE2b256.hash(body)
+    }
+
+    /// The bodies of a checkpoint whose ledger is `authority` (at the cut, after the epoch transitions).
+    public static func make(cut: EpochCut, authority: Authority) -> CheckpointBodies {
+        var result: [Kind: [UInt8]] = [:]
+
+        let heads = cut.sortedHeads
+        var w = CBORWriter(reservingCapacity: 8 + heads.count * 80)
+        w.writeArrayHeader(heads.count)
+        for head in heads {
+            w.writeArrayHeader(3); w.writeBytes(head.account.rawValue); w.writeUnsigned(head.nextSeq); w.writeBytes(head.lastFinal.rawValue)
+        }
+        result[.cut] = w.bytes
+
+        let carried = cut.carried.sorted { $0.key < $1.key }
+        w = CBORWriter(reservingCapacity: 8 + carried.count * 90)
+        w.writeArrayHeader(carried.count)
+        for (account, lock) in carried {
+            w.writeArrayHeader(3); w.writeBytes(account.rawValue); w.writeUnsigned(lock.seq)
+            w.writeArrayHeader(lock.ids.count)
+            for id in lock.ids { w.writeBytes(id.rawValue) }
+        }
+        result[.carriedLocks] = w.bytes
+
+        let stakes = authority.stakes.filter { !$0.value.isEmpty }.sorted { $0.key < $1.key }
+        w = CBORWriter(reservingCapacity: 8 + stakes.count * 200)
+        w.writeArrayHeader(stakes.count)
+        for (account, stake) in stakes {
+            w.writeArrayHeader(6)
+            w.writeBytes(account.rawValue)
+            w.writeUnsigned(stake.bonded)
+            w.writeUnsigned(stake.unbonding)
+            w.writeUnsigned(stake.unbondedIn)
+            w.writeUnsigned(stake.lastSeated.map { $0 + 1 } ?? 0)
+            if let registration = stake.candidate {
+                w.writeArrayHeader(3)
+                w.writeBytes(registration.node.rawValue)
+                w.writeArrayHeader(registration.addresses.count)
+                for address in registration.addresses { w.writeText(address) }
+                w.writeBytes(registration.nodeSignature.bytes)
+            } else {
+                w.writeArrayHeader(0)
+            }
+        }
+        result[.stakes] = w.bytes
+
+        w = CBORWriter(reservingCapacity: 12)
+        w.writeArrayHeader(1)
+        w.writeUnsigned(authority.feePool.baseUnits)
+        result[.fees] = w.bytes
+
+        let reports = cut.reports.map { $0.encoded() }
+        w = CBORWriter(reservingCapacity: 8 + reports.reduce(0) { $0 + $1.count + 5 })
+        w.writeArrayHeader(reports.count)
+        for report in reports { w.writeEncoded(report) }
+        result[.sealReports] = w.bytes
+
+        return CheckpointBodies(bytes: result)
+    }
+}
+
+/// Builds the checkpoint of an epoch from a ledger at its cut: the leader to
+/// propose it, every other validator to check a proposal by building the same.
+public enum CheckpointBuilder {
+    /// The header and bodies closing `authority.committee`'s epoch.
+    /// `authority` must hold exactly the cut (``Authority/distance(to:)`` is empty).
+    public static func build(authority: Authority, cut: EpochCut, previous: Bytes32, timestamp: UInt64)
+        -> (header: CheckpointHeader, bodies: CheckpointBodies) {
+        var next = authority
+        let committee = next.nextCommittee(attested: cut.attested)
+        next.enterEpoch(committee, carried: cut.carried)
+        let bodies = CheckpointBodies.make(cut: cut, authority: next)
+        let header = CheckpointHeader(network: committee.network, epoch: authority.committee.epoch, previous: previous,
+                                      timestamp: timestamp, stateRoot: StateRoot(next).root, bodies: bodies.roots,
+                                      nextCommittee: committee.validators)
+        return (header, bodies)
+    }
+}
+
+extension Authority {
+    /// The committee of the next epoch by the election rule, or the current
+    /// one again (renumbered) when nobody can be seated.
+    public func nextCommittee(attested: Set<PublicKey>) -> Committee {
+        if let elected = Election.nextCommittee(stakes: stakes, current: committee, attested: attested, rules: rules) { return elected }
+        // The same validators and weights are a valid committee by construction.
+        return try! Committee(network: committee.network, epoch: committee.epoch + 1, validators: committee.validators)
+    }
+
+    /// Accounts whose head here differs from the cut: where this node must
+    /// fetch certified batches (`have < need`), or cannot build the
+    /// checkpoint at all (`have > need`, it applied past the cut).
+    public func distance(to cut: EpochCut, touched: Set<AccountID>) -> [AccountID: (have: UInt64, need: UInt64)] {
+        var result: [AccountID: (have: UInt64, need: UInt64)] = [:]
+        for (account, head) in cut.heads {
+            let state = self.state(of: account)
+            if state.nextSeq != head.nextSeq || (state.nextSeq == head.nextSeq && state.lastFinal != head.lastFinal) {
+                result[account] = (state.nextSeq, head.nextSeq)
+            }
+        }
+        // An account applied this epoch that no report names is past the cut here.
+        for account in touched where cut.heads[account] == nil {
+            result[account] = (state(of: account).nextSeq, 0)
+        }
+        return result
+    }
+
+    /// The epoch transitions, applied by every node on adopting a checkpoint
+    /// (docs/EPOCHS.md, section 7): the next committee's members are marked
+    /// seated; unbonding stake whose evidence window has passed returns to
+    /// the balance; the checkpoint's carried locks replace the old ones; the
+    /// committee becomes `next`.
+    public mutating func enterEpoch(_ next: Committee, carried: [AccountID: CarriedLock]) {
+        let epoch = next.epoch
+        for (account, var stake) in stakes {
+            if let node = stake.candidate?.node, next.contains(node) { stake.lastSeated = epoch }
+            if stake.unbonding > 0, epoch >= max(stake.unbondedIn, stake.lastSeated ?? 0) + rules.evidenceEpochs + 1 {
+                accounts[account, default: AccountState()].balance += Int128(stake.unbonding)
+                stake.unbonding = 0
+            }
+            stakes[account] = stake.isEmpty ? nil : stake
+        }
+        carriedLocks = carried.filter { $0.value.seq >= state(of: $0.key).nextSeq }
+        committee = next
+    }
+}

@@ -1,0 +1,164 @@
+import KognitaCore
+
+/// What a validator of epoch `e` reports when its clock ends the epoch and
+/// it stops voting in it (docs/EPOCHS.md, section 4): the heads of the
+/// accounts it applied in the epoch, the locks it holds on batches not final
+/// here, and the candidate nodes it finds connected and caught up. The
+/// leader builds the cut from the reports of more than 2/3 of the weight;
+/// every validator rebuilds it from the same reports.
+public struct SealReport: Sendable, Hashable {
+    public let network: NetworkID
+    public let epoch: UInt64
+    public let validator: PublicKey
+    /// Sorted by account, one each.
+    public let heads: [Head]
+    /// Sorted by account, one each (a validator locks one seq per account).
+    public let locks: [LockEntry]
+    /// Sorted, distinct.
+    public let attested: [PublicKey]
+    public let signature: Signature
+
+    /// An account's final head at the reporter when it sealed.
+    public struct Head: Sendable, Hashable {
+        public let account: AccountID
+        public let nextSeq: UInt64
+        public let lastFinal: BatchID
+        public init(account: AccountID, nextSeq: UInt64, lastFinal: BatchID) {
+            self.account = account
+            self.nextSeq = nextSeq
+            self.lastFinal = lastFinal
+        }
+    }
+
+    /// A lock the reporter holds: its vote at (account, seq) went to `id`.
+    public struct LockEntry: Sendable, Hashable {
+        public let account: AccountID
+        public let seq: UInt64
+        public let id: BatchID
+        public init(account: AccountID, seq: UInt64, id: BatchID) {
+            self.account = account
+            self.seq = seq
+            self.id = id
+        }
+    }
+
+    public static let context = "kognita-seal-v1"
+    /// Bounds that keep a report inside one peer frame (4 MiB): about 80
+    /// bytes per head. A network with more accounts active in one epoch
+    /// needs reports by digest and range (noted as future work in docs/EPOCHS.md).
+    public static let maxHeads = 40_000
+    public static let maxLocks = 8_192
+    public static let maxAttested = Committee.maxValidators
+
+    public init(network: NetworkID, epoch: UInt64, validator: PublicKey, heads: [Head], locks: [LockEntry],
+                attested: [PublicKey], signature: Signature) {
+        self.network = network
+        self.epoch = epoch
+        self.validator = validator
+        self.heads = heads
+        self.locks = locks
+        self.attested = attested
+        self.signature = signature
+    }
+
+    /// Signs a report; sorts and de-duplicates its lists first.
+    public static func sign(network: NetworkID, epoch: UInt64, heads: [Head], locks: [LockEntry], attested: [PublicKey],
+                            with key: SigningKey) -> SealReport {
+        let heads = heads.sorted { $0.account < $1.account }
+        let locks = locks.sorted { $0.account < $1.account }
+        let attested = Array(Set(attested)).sorted()
+        let bytes = signingBytes(network: network, epoch: epoch, validator: key.publicKey, heads: heads, locks: locks, attested: attested)
+        return SealReport(network: network, epoch: epoch, validator: key.publicKey, heads: heads, locks: locks,
+                          attested: attested, signature: key.signature(for: bytes))
+    }
+
+    /// CBOR `["kognita-seal-v1", network, epoch, validator, [[account,
+    /// next_seq, last_final]...], [[account, seq, id]...], [node...]]`.
+    static func signingBytes(network: NetworkID, epoch: UInt64, validator: PublicKey, heads: [Head], locks: [LockEntry],
+                             attested: [PublicKey]) -> [UInt8] {
+        var w = CBORWriter(reservingCapacity: 128 + heads.count * 80 + locks.count * 80 + attested.count * 34)
+        writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested)
+        return w.bytes
+    }
+
+    private static func writeBody(_ w: inout CBORWriter, network: NetworkID, epoch: UInt64, validator: PublicKey,
+                                  heads: [Head], locks: [LockEntry], attested: [PublicKey]) {
+        w.writeArrayHeader(7)
+        w.writeText(context)
+        w.writeText(network.rawValue)
+        w.writeUnsigned(epoch)
+        w.writeBytes(validator.rawValue)
+        w.writeArrayHeader(heads.count)
+        for head in heads {
+            w.writeArrayHeader(3); w.writeBytes(head.account.rawValue); w.writeUnsigned(head.nextSeq); w.writeBytes(head.lastFinal.rawValue)
+        }
+        w.writeArrayHeader(locks.count)
+        for lock in locks {
+            w.writeArrayHeader(3); w.writeBytes(lock.account.rawValue); w.writeUnsigned(lock.seq); w.writeBytes(lock.id.rawValue)
+        }
+        w.writeArrayHeader(attested.count)
+        for node in attested { w.writeBytes(node.rawValue) }
+    }
+
+    /// Whether the signature holds.
+    public var isSigned: Bool {
+        validator.isValidSignature(signature, for: Self.signingBytes(network: network, epoch: epoch, validator: validator,
+                                                                     heads: heads, locks: locks, attested: attested))
+    }
+
+    /// CBOR `[report, signature]`, the report as in the signing bytes.
+    public func encoded() -> [UInt8] {
+        var w = CBORWriter(reservingCapacity: 200 + heads.count * 80 + locks.count * 80)
+        w.writeArrayHeader(2)
+        Self.writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested)
+        w.writeBytes(signature.bytes)
+        return w.bytes
+    }
+
+    /// Decodes strictly: the exact shape, lists sorted and distinct, nothing
+    /// after it. Proves nothing about the signature (see ``isSigned``).
+    public init(decoding bytes: [UInt8]) throws(LedgerError) {
+        do {
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 4 << 20, maxDepth: 4,
+                                                            maxItemCount: 8 + 4 * (Self.maxHeads + Self.maxLocks) + Self.maxAttested))
+            self = try Self.read(&r)
+            try r.expectEnd()
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError("a seal report is not well-formed: \(error)")
+        }
+    }
+
+    static func read(_ r: inout CBORReader) throws -> SealReport {
+        guard try r.readArrayHeader(maxCount: 2) == 2, try r.readArrayHeader(maxCount: 7) == 7,
+              try r.readText(maxBytes: 64) == context else {
+            throw LedgerError("not a kognita-seal-v1 report")
+        }
+        let network = try NetworkID(try r.readText(maxBytes: NetworkID.maxLength))
+        let epoch = try r.readUnsigned()
+        let validator = PublicKey(try r.readBytes32())
+        var heads: [Head] = []
+        for _ in 0..<(try r.readArrayHeader(maxCount: maxHeads)) {
+            guard try r.readArrayHeader(maxCount: 3) == 3 else { throw LedgerError("a seal report's head is [account, next_seq, last_final]") }
+            let head = Head(account: AccountID(try r.readBytes32()), nextSeq: try r.readUnsigned(), lastFinal: BatchID(try r.readBytes32()))
+            guard heads.last.map({ $0.account < head.account }) ?? true else { throw LedgerError("a seal report's heads are not sorted by account and distinct") }
+            heads.append(head)
+        }
+        var locks: [LockEntry] = []
+        for _ in 0..<(try r.readArrayHeader(maxCount: maxLocks)) {
+            guard try r.readArrayHeader(maxCount: 3) == 3 else { throw LedgerError("a seal report's lock is [account, seq, id]") }
+            let lock = LockEntry(account: AccountID(try r.readBytes32()), seq: try r.readUnsigned(), id: BatchID(try r.readBytes32()))
+            guard locks.last.map({ $0.account < lock.account }) ?? true else { throw LedgerError("a seal report's locks are not sorted by account and distinct") }
+            locks.append(lock)
+        }
+        var attested: [PublicKey] = []
+        for _ in 0..<(try r.readArrayHeader(maxCount: maxAttested)) {
+            let node = PublicKey(try r.readBytes32())
+            guard attested.last.map({ $0 < node }) ?? true else { throw LedgerError("a seal report's attested nodes are not sorted and distinct") }
+            attested.append(node)
+        }
+        let signature = try Signature(bytes: try r.readByteString())
+        return SealReport(network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested, signature: signature)
+    }
+}

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Independent receiver-side check of one Kognita v1 signed batch.
+"""Independent receiver-side check of one Kognita signed batch (version 1 or 2).
 
 Usage:
     verify_with_pycose.py FILE [--network NET]
 
 FILE holds the COSE_Sign1_Tagged bytes exactly as a device would publish them.
 The script applies every rule of the wire contract (docs/PROTOCOL.md,
-"Kognita device protocol, version 1"), verifies the Ed25519 signature with
-pycose using a key built from the kid, and prints one JSON object:
+"Kognita device protocol", version 1 and the section "Version 2: operations
+(bond, unbond, register)"), verifies the Ed25519 signature with pycose using a
+key built from the kid, then (version 2) each registration's node signature
+with PyNaCl, and prints one JSON object:
 
     {"valid": true, "id": hex, "signer": hex, "batch": {...}}      exit 0
     {"valid": false, "error": text, "reason": reason}               exit 1
@@ -18,7 +20,11 @@ It needs pycose (`make setup` puts it in .build-venv: run it as
 nothing.
 
 "reason" is one of malformed, bad-signature, wrong-network, too-large (the Ack
-reason names); the network check only runs when --network is given.
+reason names); the network check only runs when --network is given. A version-2
+batch's JSON shape has an extra "operations" list (a version-1 batch's has no
+such key): {"type": "bond"|"unbond", "amount": N} or {"type": "register",
+"node": hex, "addresses": [text], "signature": hex}. Ledger reasons
+(insufficient-bond, not-authorized, ...) need account state and are not judged.
 
 Why not just pycose/cbor2: both are lenient decoders (cbor2.loads silently
 ignores trailing bytes, accepts non-shortest integers, indefinite lengths,
@@ -43,6 +49,11 @@ TOO_LARGE = "too-large"
 MAX_PAYLOAD = 65536          # "The encoded batch is at most 64 KiB."
 MAX_TRANSFERS = 1024
 MAX_SENSOR_BYTES = 64
+MAX_OPERATIONS = 16          # version 2: operations per batch
+MAX_ADDRESSES = 4            # version 2: addresses per registration
+MAX_ADDRESS_BYTES = 64       # version 2: UTF-8 bytes per address
+REGISTER_CONTEXT = "kognita-register-v1"
+OP_BOND, OP_UNBOND, OP_REGISTER = 1, 2, 3
 UINT64_MAX = 2**64 - 1
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 NETWORK_RE = re.compile(r"[a-z0-9-]{1,32}")   # used with fullmatch (ASCII only)
@@ -240,19 +251,118 @@ def _transfer(t, index):
     return out
 
 
+def is_host_port(address):
+    """`host:port`: a non-empty host before the last ':', then 1-5 ASCII digits
+    whose value is 1-65535. Nothing else about the host is checked."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not host or not port or len(port) > 5:
+        return False
+    if any(c not in "0123456789" for c in port):
+        return False
+    return 1 <= int(port) <= 65535
+
+
+def _operation(op, index):
+    """Validate one version-2 operation map; return its JSON shape.
+
+    Its entries are read in the order they were received (the strict decoder
+    keeps it, and it is ascending), so of several defects the first met in the
+    bytes is the one reported, as the contract asks.
+    """
+    what = f"operation {index}"
+    if type(op) is not dict:
+        raise _malformed(f"{what} is not a map")
+    for k, v in op.items():
+        if k == 0:
+            if not _is_uint(v):
+                raise _malformed(f"{what}: 'type' is not an unsigned integer")
+        elif k == 1:
+            if not _is_uint(v):
+                raise _malformed(f"{what}: 'amount' is not an unsigned integer")
+        elif k == 2:
+            if type(v) is not bytes or len(v) != 32:
+                raise _malformed(f"{what}: 'node' is not a 32-byte byte string")
+        elif k == 3:
+            if type(v) is not list:
+                raise _malformed(f"{what}: 'addresses' is not an array")
+            # A count limit, like transfers and operations: too-large.
+            if len(v) > MAX_ADDRESSES:
+                raise Reject(TOO_LARGE, f"{what}: {len(v)} addresses, limit {MAX_ADDRESSES}")
+            for i, address in enumerate(v):
+                if type(address) is not str:
+                    raise _malformed(f"{what}: address {i} is not a text string")
+                if len(address.encode("utf-8")) > MAX_ADDRESS_BYTES:
+                    raise _malformed(f"{what}: address {i} longer than {MAX_ADDRESS_BYTES} bytes")
+        elif k == 4:
+            if type(v) is not bytes or len(v) != 64:
+                raise _malformed(f"{what}: 'signature' is not a 64-byte byte string")
+        else:
+            raise _malformed(f"unknown key {k} in {what} (an operation has keys 0-4)")
+    if 0 not in op:
+        raise _malformed(f"missing key 0 (type) in {what}")
+    kind = op[0]
+    if kind in (OP_BOND, OP_UNBOND):
+        _require_keys(op, (0, 1), (), f"{what} (a bond or unbond has only keys 0 and 1)")
+        if op[1] < 1:
+            raise _malformed(f"{what}: 'amount' is 0")
+        return {"type": "bond" if kind == OP_BOND else "unbond", "amount": op[1]}
+    if kind == OP_REGISTER:
+        _require_keys(op, (0, 2, 3, 4), (), f"{what} (a registration has keys 0, 2, 3 and 4)")
+        addresses = op[3]
+        if len(addresses) == 0:
+            raise _malformed(f"{what}: a registration lists 1 to {MAX_ADDRESSES} addresses, not 0")
+        for i, address in enumerate(addresses):
+            if not is_host_port(address):
+                raise _malformed(f"{what}: address {i} is not host:port with a port 1-65535")
+        return {"type": "register", "node": op[2].hex(), "addresses": list(addresses),
+                "signature": op[4].hex()}
+    raise _malformed(f"{what}: unknown operation type {kind} (1 bond, 2 unbond, 3 register)")
+
+
+def _operations(ops):
+    if type(ops) is not list:
+        raise _malformed("'operations' is not an array")
+    if len(ops) > MAX_OPERATIONS:
+        raise Reject(TOO_LARGE, f"{len(ops)} operations, limit {MAX_OPERATIONS}")
+    if len(ops) == 0:
+        raise _malformed("a version-2 batch has 1 to 16 operations; the list is empty")
+    return [_operation(op, i) for i, op in enumerate(ops)]
+
+
+def registration_signing_bytes(network, account, node, addresses):
+    """What a registration's node key signs: the deterministic CBOR array
+    ["kognita-register-v1", network, account, node, [addresses...]]."""
+    def head(major, n):
+        if n < 24:
+            return bytes([major << 5 | n])
+        for ai, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+            if n < 1 << (8 * size):
+                return bytes([major << 5 | ai]) + n.to_bytes(size, "big")
+        raise ValueError("argument too large")
+
+    def text(t):
+        raw = t.encode("utf-8")
+        return head(3, len(raw)) + raw
+
+    return (head(4, 5) + text(REGISTER_CONTEXT) + text(network) + head(2, 32) + account
+            + head(2, 32) + node + head(4, len(addresses)) + b"".join(text(a) for a in addresses))
+
+
 def parse_batch(payload):
-    """Validate payload bytes as a version-1 batch; return its JSON shape."""
+    """Validate payload bytes as a version-1 or version-2 batch; return its JSON shape."""
     if len(payload) > MAX_PAYLOAD:
         raise Reject(TOO_LARGE, f"payload is {len(payload)} bytes, limit {MAX_PAYLOAD}")
     b = decode_strict(payload, "payload")
     if type(b) is not dict:
         raise _malformed("batch is not a map")
-    _require_keys(b, (0, 1, 2, 3, 4, 5, 6), (), "batch")
-    version, network, seq, prev, created, fee, transfers = (b[k] for k in range(7))
-    if not _is_uint(version):
+    version = b.get(0)
+    if 0 in b and not _is_uint(version):
         raise _malformed("'version' is not an unsigned integer")
-    if version != 1:
+    if 0 in b and version not in (1, 2):
         raise _malformed(f"unsupported version {version}")
+    # Version 1 has keys 0-6 and no other; version 2 adds key 7 (required).
+    _require_keys(b, (0, 1, 2, 3, 4, 5, 6, 7) if version == 2 else (0, 1, 2, 3, 4, 5, 6), (), "batch")
+    network, seq, prev, created, fee, transfers = (b[k] for k in range(1, 7))
     if type(network) is not str:
         raise _malformed("'network' is not a text string")
     if not NETWORK_RE.fullmatch(network):
@@ -271,16 +381,23 @@ def parse_batch(payload):
         raise _malformed("'fee' is not an unsigned integer")
     if type(transfers) is not list:
         raise _malformed("'transfers' is not an array")
-    if len(transfers) == 0:
-        raise _malformed("no transfers")
     if len(transfers) > MAX_TRANSFERS:
         raise Reject(TOO_LARGE, f"{len(transfers)} transfers, limit {MAX_TRANSFERS}")
+    out_operations = _operations(b[7]) if version == 2 else []
+    # Version 1 needs a transfer; version 2 may have none (it has operations).
+    if len(transfers) == 0 and not out_operations:
+        raise _malformed("no transfers")
     out_transfers = [_transfer(t, i) for i, t in enumerate(transfers)]
-    total = fee + sum(t["amount"] for t in out_transfers)
+    # The debit: every amount, every bond (not unbonds), and the fee.
+    total = fee + sum(t["amount"] for t in out_transfers) \
+        + sum(op["amount"] for op in out_operations if op["type"] == "bond")
     if total > UINT64_MAX:
-        raise _malformed("sum of amounts plus fee overflows uint64")
-    return {"version": version, "network": network, "seq": seq, "prev": prev.hex(),
-            "created": created, "fee": fee, "transfers": out_transfers}
+        raise _malformed("sum of amounts, bonds and fee overflows uint64")
+    out = {"version": version, "network": network, "seq": seq, "prev": prev.hex(),
+           "created": created, "fee": fee, "transfers": out_transfers}
+    if version == 2:
+        out["operations"] = out_operations
+    return out
 
 
 def parse_envelope(data):
@@ -352,12 +469,28 @@ def _pycose_verify(data, kid):
         return False
 
 
+def _node_signature_ok(network, account, op):
+    import nacl.signing     # lazily, like pycose
+
+    message = registration_signing_bytes(network, account, bytes.fromhex(op["node"]), op["addresses"])
+    try:
+        nacl.signing.VerifyKey(bytes.fromhex(op["node"])).verify(message, bytes.fromhex(op["signature"]))
+        return True
+    except Exception:       # BadSignatureError, or a node key that is no curve point
+        return False
+
+
 def check(data, expect_network=None):
     """Return the result dict for COSE bytes; raise Reject when refused."""
     _protected, kid, payload, _sig = parse_envelope(data)
     batch = parse_batch(payload)
     if not _pycose_verify(data, kid):
         raise Reject(BAD_SIGNATURE, "signature does not verify")
+    # Version 2: each registration also carries the node key's consent, over
+    # the batch's network and the signing account (the kid).
+    for i, op in enumerate(batch.get("operations", [])):
+        if op["type"] == "register" and not _node_signature_ok(batch["network"], kid, op):
+            raise Reject(BAD_SIGNATURE, f"operation {i}: the node key did not sign this registration")
     if expect_network is not None and batch["network"] != expect_network:
         raise Reject(WRONG_NETWORK, f"batch is for network {batch['network']!r}, expected {expect_network!r}")
     return {"valid": True,

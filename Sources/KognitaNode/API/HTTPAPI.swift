@@ -98,7 +98,7 @@ public struct HTTPAPI: Sendable {
             node: identity.hex, network: committee.network.rawValue, genesis: genesis.digest.hex, epoch: committee.epoch,
             role: snapshot.isValidator ? "validator" : "full node", ready: snapshot.ready,
             committee: genesis.validators.map { validator in
-                .init(id: validator.id.hex, weight: validator.weight, address: validator.address,
+                .init(id: validator.id.hex, weight: committee.weight(of: validator.id) ?? 0, address: validator.address,
                       connected: validator.id == identity ? nil : connected.contains(validator.id), isSelf: validator.id == identity)
             },
             validatorsConnected: others.filter { connected.contains($0.id) }.count, validatorsExpected: others.count,

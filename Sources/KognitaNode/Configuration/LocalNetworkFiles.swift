@@ -1,4 +1,5 @@
 import KognitaCore
+import KognitaLedger
 import KognitaSystem
 #if canImport(Glibc)
 import Glibc
@@ -25,11 +26,21 @@ public struct LocalNetworkFiles: Sendable {
         public var apiBasePort: Int
         /// The host validators listen on and are reached at.
         public var host: String
-        /// Base units the faucet starts with (the whole supply).
+        /// Base units the faucet starts with (the supply, apart from the bonds).
         public var faucetAmount: UInt64
+        /// Each genesis validator's bond, in base units.
+        public var validatorBond: UInt64
+        /// Epoch length, committee size, evidence window and least bond.
+        public var rules: EpochRules
+        /// When epoch 0 began (ms since 1970); 0 means when the files are made.
+        public var startMillis: UInt64
 
         public init(network: NetworkID, validators: Int, directory: String, basePort: Int = 7400, apiBasePort: Int = 8400,
-                    host: String = "127.0.0.1", faucetAmount: UInt64 = 1_000_000_000_000_000) {
+                    host: String = "127.0.0.1", faucetAmount: UInt64 = 1_000_000_000_000_000,
+                    validatorBond: UInt64 = 1_000_000, rules: EpochRules = EpochRules(), startMillis: UInt64 = 0) {
+            self.validatorBond = validatorBond
+            self.rules = rules
+            self.startMillis = startMillis
             self.network = network
             self.validators = validators
             self.directory = directory
@@ -86,12 +97,13 @@ public struct LocalNetworkFiles: Sendable {
             try makeDirectory(home, mode: 0o700)
             try saveKey(identity, to: "\(home)/identity.key")
             let peerAddress = "\(plan.host):\(plan.basePort + number)"
-            entries.append(.init(id: identity.publicKey, weight: 1, address: peerAddress))
+            entries.append(.init(id: identity.publicKey, bond: plan.validatorBond, address: peerAddress))
             validators.append(Validator(identity: identity.publicKey, home: home, peerAddress: peerAddress,
                                         apiURL: "http://127.0.0.1:\(plan.apiBasePort + number)"))
             try write(nodeConfig(number: number, plan: plan, home: home), to: "\(home)/node.toml", mode: 0o644)
         }
-        let genesis = Genesis(network: plan.network, validators: entries,
+        let start = plan.startMillis != 0 ? plan.startMillis : WallClock.unixMillis()
+        let genesis = Genesis(network: plan.network, rules: plan.rules, startMillis: start, validators: entries,
                               allocations: [.init(account: faucet.publicKey, amount: Amount(plan.faucetAmount))], faucet: faucet.publicKey)
         try write(genesis.toml, to: genesisPath, mode: 0o644)
         return LocalNetworkFiles(plan: plan, genesis: genesis, faucet: faucet.publicKey, validators: validators)

@@ -405,6 +405,10 @@ public actor NodeEngine {
         case .applied(let applied):
             var changes = LedgerChanges()
             for account in applied.changedAccounts { changes.accounts[account] = authority.state(of: account) }
+            // Stake moves with operations (version-2 batches) only.
+            for final in applied.batches where !final.batch.operations.isEmpty {
+                changes.stakes[final.signer] = .some(authority.stakes[final.signer])
+            }
             changes.releasedLocks = applied.releasedLocks
             changes.feePool = authority.feePool
             let now = WallClock.unixMillis()

@@ -23,10 +23,12 @@ public enum Node {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let store = try LedgerStore(path: "\(configuration.dataDirectory)/ledger.sqlite")
-        try store.initialise(genesisDigest: genesis.digest, accounts: try genesis.authority().accounts)
+        let genesisLedger = try genesis.authority()
+        try store.initialise(genesisDigest: genesis.digest, accounts: genesisLedger.accounts, stakes: genesisLedger.stakes)
         let snapshot = try store.load()
-        let authority = Authority(committee: committee, minimumFee: genesis.minimumFee, accounts: snapshot.accounts,
-                                  locks: snapshot.locks, feePool: snapshot.feePool)
+        let authority = Authority(committee: committee, minimumFee: genesis.minimumFee, rules: genesis.rules, accounts: snapshot.accounts,
+                                  stakes: snapshot.stakes, locks: snapshot.locks, carriedLocks: snapshot.carriedLocks,
+                                  feePool: snapshot.feePool)
         let metrics = NodeMetrics()
         let committer = GroupCommitter(store: store, onTransaction: { metrics.commitTransactions.increment() })
         let engine = NodeEngine(committee: committee, identity: identity, authority: authority, store: store,

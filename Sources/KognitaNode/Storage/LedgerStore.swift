@@ -44,6 +44,17 @@ public final class LedgerStore: Sendable {
                 CREATE INDEX final_batch_by_id ON final_batch(id);
                 """)
         }
+        migrator.registerMigration("v2-epochs") { db in
+            // Stake and candidates (docs/EPOCHS.md, section 7), and the locks
+            // a checkpoint carried over, which bind every later committee.
+            try db.execute(sql: """
+                CREATE TABLE stake (
+                    account BLOB PRIMARY KEY, bonded INTEGER NOT NULL, unbonding INTEGER NOT NULL,
+                    unbonded_in INTEGER NOT NULL, last_seated INTEGER, registration BLOB
+                ) WITHOUT ROWID;
+                CREATE TABLE carried_lock (account BLOB PRIMARY KEY, seq INTEGER NOT NULL, ids BLOB NOT NULL) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -58,7 +69,7 @@ public final class LedgerStore: Sendable {
 
     /// Writes the genesis state once: allocations become accounts. Refuses a
     /// database made for another genesis (a node pointed at the wrong data).
-    public func initialise(genesisDigest: Bytes32, accounts: [AccountID: AccountState]) throws {
+    public func initialise(genesisDigest: Bytes32, accounts: [AccountID: AccountState], stakes: [AccountID: Stake] = [:]) throws {
         try pool.write { db in
             if let existing = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'genesis'") {
                 guard existing == Data(genesisDigest.bytes) else {
@@ -69,6 +80,7 @@ public final class LedgerStore: Sendable {
             }
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('genesis', ?)", arguments: [Data(genesisDigest.bytes)])
             for (id, state) in accounts { try Self.upsert(db, id, state) }
+            for (id, stake) in stakes { try Self.upsert(db, id, stake) }
         }
     }
 
@@ -76,6 +88,8 @@ public final class LedgerStore: Sendable {
     public struct Snapshot: Sendable {
         public var accounts: [AccountID: AccountState] = [:]
         public var locks: [AccountID: Lock] = [:]
+        public var stakes: [AccountID: Stake] = [:]
+        public var carriedLocks: [AccountID: CarriedLock] = [:]
         public var feePool: Amount = .zero
     }
 
@@ -93,6 +107,22 @@ public final class LedgerStore: Sendable {
             let locks = try Row.fetchCursor(db, sql: "SELECT account, seq, batch_id FROM lock")
             while let row = try locks.next() {
                 snapshot.locks[AccountID(try Self.bytes32(row[0]))] = Lock(seq: UInt64(bitPattern: row[1]), id: BatchID(try Self.bytes32(row[2])))
+            }
+            let stakes = try Row.fetchCursor(db, sql: "SELECT account, bonded, unbonding, unbonded_in, last_seated, registration FROM stake")
+            while let row = try stakes.next() {
+                let lastSeated: Int64? = row[4]
+                let registration: Data? = row[5]
+                snapshot.stakes[AccountID(try Self.bytes32(row[0]))] = Stake(
+                    bonded: UInt64(bitPattern: row[1]), unbonding: UInt64(bitPattern: row[2]), unbondedIn: UInt64(bitPattern: row[3]),
+                    candidate: try registration.map { try Self.registration([UInt8]($0)) },
+                    lastSeated: lastSeated.map { UInt64(bitPattern: $0) })
+            }
+            let carried = try Row.fetchCursor(db, sql: "SELECT account, seq, ids FROM carried_lock")
+            while let row = try carried.next() {
+                let ids: Data = row[2]
+                guard ids.count % 32 == 0, !ids.isEmpty else { throw LedgerError("a carried lock in \(path) is damaged") }
+                let list = try stride(from: 0, to: ids.count, by: 32).map { BatchID(try Self.bytes32(ids.subdata(in: $0..<$0 + 32))) }
+                snapshot.carriedLocks[AccountID(try Self.bytes32(row[0]))] = CarriedLock(seq: UInt64(bitPattern: row[1]), ids: list)
             }
             if let pool = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fee_pool'") {
                 snapshot.feePool = Amount(UInt64(bitPattern: pool))
@@ -124,6 +154,18 @@ public final class LedgerStore: Sendable {
                                      Data(final.certificate), Int64(final.appliedAt)])
             }
             for (id, state) in changes.accounts { try Self.upsert(db, id, state) }
+            for (id, stake) in changes.stakes {
+                if let stake { try Self.upsert(db, id, stake) } else {
+                    try db.execute(sql: "DELETE FROM stake WHERE account = ?", arguments: [Data(id.rawValue.bytes)])
+                }
+            }
+            if let carried = changes.carriedLocks {
+                try db.execute(sql: "DELETE FROM carried_lock")
+                for (account, lock) in carried {
+                    try db.execute(sql: "INSERT INTO carried_lock (account, seq, ids) VALUES (?, ?, ?)",
+                                   arguments: [Data(account.rawValue.bytes), Int64(bitPattern: lock.seq), Data(lock.ids.flatMap(\.rawValue.bytes))])
+                }
+            }
             if let feePool = changes.feePool {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('fee_pool', ?)",
                                arguments: [Int64(bitPattern: feePool.baseUnits)])
@@ -135,6 +177,40 @@ public final class LedgerStore: Sendable {
         try db.execute(sql: "INSERT OR REPLACE INTO account (id, next_seq, last_final, balance) VALUES (?, ?, ?, ?)",
                        arguments: [Data(id.rawValue.bytes), Int64(bitPattern: state.nextSeq), Data(state.lastFinal.rawValue.bytes),
                                    String(state.balance)])
+    }
+
+    private static func upsert(_ db: Database, _ id: AccountID, _ stake: Stake) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO stake (account, bonded, unbonding, unbonded_in, last_seated, registration) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [Data(id.rawValue.bytes), Int64(bitPattern: stake.bonded), Int64(bitPattern: stake.unbonding),
+                             Int64(bitPattern: stake.unbondedIn), stake.lastSeated.map { Int64(bitPattern: $0) },
+                             stake.candidate.map { Data(registrationBytes($0)) }])
+    }
+
+    /// A registration as stored: CBOR `[node, [address...], node_signature]`.
+    static func registrationBytes(_ registration: Registration) -> [UInt8] {
+        var w = CBORWriter(reservingCapacity: 160)
+        w.writeArrayHeader(3)
+        w.writeBytes(registration.node.rawValue)
+        w.writeArrayHeader(registration.addresses.count)
+        for address in registration.addresses { w.writeText(address) }
+        w.writeBytes(registration.nodeSignature.bytes)
+        return w.bytes
+    }
+
+    static func registration(_ bytes: [UInt8]) throws -> Registration {
+        do {
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 1024, maxDepth: 3))
+            guard try r.readArrayHeader(maxCount: 3) == 3 else { throw LedgerError("not [node, addresses, signature]") }
+            let node = PublicKey(try r.readBytes32())
+            var addresses: [String] = []
+            for _ in 0..<(try r.readArrayHeader(maxCount: Registration.maxAddresses)) { addresses.append(try r.readText(maxBytes: Registration.maxAddressBytes)) }
+            let signature = try Signature(bytes: try r.readByteString())
+            try r.expectEnd()
+            return Registration(node: node, addresses: addresses, nodeSignature: signature)
+        } catch {
+            throw LedgerError("a stored registration is damaged (\(error)); the database is damaged")
+        }
     }
 
     // MARK: Queries
@@ -221,12 +297,17 @@ public struct LedgerChanges: Sendable {
     public var releasedLocks: [AccountID: Lock] = [:]
     public var finalBatches: [(batch: SignedBatch, certificate: [UInt8], appliedAt: UInt64)] = []
     public var accounts: [AccountID: AccountState] = [:]
+    /// Changed stakes; nil removes the account's entry.
+    public var stakes: [AccountID: Stake?] = [:]
+    /// When set, replaces every carried lock (a checkpoint was adopted).
+    public var carriedLocks: [AccountID: CarriedLock]?
     public var feePool: Amount?
 
     public init() {}
 
     public var isEmpty: Bool {
-        newLocks.isEmpty && releasedLocks.isEmpty && finalBatches.isEmpty && accounts.isEmpty && feePool == nil
+        newLocks.isEmpty && releasedLocks.isEmpty && finalBatches.isEmpty && accounts.isEmpty && stakes.isEmpty
+            && carriedLocks == nil && feePool == nil
     }
 
     /// Adds `other`, which happened after these changes.
@@ -238,6 +319,8 @@ public struct LedgerChanges: Sendable {
         newLocks.merge(other.newLocks) { _, later in later }
         finalBatches += other.finalBatches
         accounts.merge(other.accounts) { _, later in later }
+        stakes.merge(other.stakes) { _, later in later }
+        if let carried = other.carriedLocks { carriedLocks = carried }
         if let pool = other.feePool { feePool = pool }
     }
 }

@@ -144,6 +144,43 @@ struct EpochHandoverTests {
         #expect(ledger.totalMoney == supply)
     }
 
+    @Test("entering an epoch gives the same ledger whether a certificate from after the cut was applied before or after it (a late unbond next to stake due for release, a re-registration of a seated node)")
+    func transitionsCommuteWithLateCertificates() throws {
+        var ledger = try genesis()
+        let registration = Registration.sign(network: network, account: candidateAccount.publicKey,
+                                             addresses: ["127.0.0.1:7100"], nodeKey: candidateNode)
+        let join = try signed(candidateAccount, seq: 1, prev: .zero, operations: [.bond(Amount(60)), .register(registration)])
+        _ = try ledger.apply(join, try certify(join, in: ledger.committee))
+        ledger.enterEpoch(ledger.nextCommittee(attested: [candidateNode.publicKey]), carried: [:])   // epoch 1, seated
+        let leave = try signed(candidateAccount, seq: 2, prev: join.id, operations: [.unbond(Amount(20))])
+        _ = try ledger.apply(leave, try certify(leave, in: ledger.committee))
+        ledger.enterEpoch(ledger.nextCommittee(attested: [candidateNode.publicKey]), carried: [:])   // epoch 2, seated
+        ledger.enterEpoch(ledger.nextCommittee(attested: [candidateNode.publicKey]), carried: [:])   // epoch 3, seated
+        #expect(ledger.committee.epoch == 3)
+
+        // At epoch 3's cut: the checkpoint seats the candidate in epoch 4, so its 20 unbonding wait.
+        // Build the checkpoint, then a late certificate of epoch 3 (it formed after the seal
+        // reports) unbonds 10 more and moves the candidate to another node.
+        let otherNode = try SigningKey(seed: [UInt8](repeating: 0x42, count: 32))
+        let next = ledger.nextCommittee(attested: [candidateNode.publicKey])
+        let transitions = ledger.transitions(into: next)
+        #expect(transitions.entries.contains { $0.account == candidateAccount.publicKey && $0.seated })
+        #expect(try EpochTransitions(decoding: transitions.encoded()) == transitions)
+        let moved = Registration.sign(network: network, account: candidateAccount.publicKey, addresses: ["127.0.0.1:7200"], nodeKey: otherNode)
+        let late = try signed(candidateAccount, seq: 3, prev: leave.id, operations: [.unbond(Amount(10)), .register(moved)])
+        let lateCertificate = try certify(late, in: ledger.committee)
+
+        var first = ledger, second = ledger
+        first.enterEpoch(next, carried: [:], transitions: transitions)
+        _ = try first.apply(late, lateCertificate)
+        _ = try second.apply(late, lateCertificate)
+        second.enterEpoch(next, carried: [:], transitions: transitions)
+        #expect(StateRoot(first).root == StateRoot(second).root)
+        #expect(first.stakes == second.stakes)
+        #expect(first.stakes[candidateAccount.publicKey]?.lastSeated == 4)
+        #expect(first.totalMoney == second.totalMoney)
+    }
+
     @Test("a cut needs reports of more than 2/3 of the weight, each signed by a member, one per validator")
     func cutRefusesBadReportSets() throws {
         let ledger = try genesis()

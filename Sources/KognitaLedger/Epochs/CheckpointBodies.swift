@@ -19,6 +19,8 @@ public struct CheckpointBodies: Sendable, Hashable {
         case fees = 4
         /// `[seal_report...]`, each as ``SealReport/encoded()``, sorted by validator.
         case sealReports = 5
+        /// ``EpochTransitions/encoded()``: released stake and seat marks.
+        case transitions = 6
     }
 
     /// Each body's bytes, by kind.
@@ -37,7 +39,7 @@ public struct CheckpointBodies: Sendable, Hashable {
     }
 
     /// The bodies of a checkpoint whose ledger is `authority` (at the cut, after the epoch transitions).
-    public static func make(cut: EpochCut, authority: Authority) -> CheckpointBodies {
+    public static func make(cut: EpochCut, authority: Authority, transitions: EpochTransitions) -> CheckpointBodies {
         var result: [Kind: [UInt8]] = [:]
 
         let heads = cut.sortedHeads
@@ -90,6 +92,7 @@ public struct CheckpointBodies: Sendable, Hashable {
         w.writeArrayHeader(reports.count)
         for report in reports { w.writeEncoded(report) }
         result[.sealReports] = w.bytes
+        result[.transitions] = transitions.encoded()
 
         return CheckpointBodies(bytes: result)
     }
@@ -104,8 +107,9 @@ public enum CheckpointBuilder {
         -> (header: CheckpointHeader, bodies: CheckpointBodies) {
         var next = authority
         let committee = next.nextCommittee(attested: cut.attested)
-        next.enterEpoch(committee, carried: cut.carried)
-        let bodies = CheckpointBodies.make(cut: cut, authority: next)
+        let transitions = next.transitions(into: committee)
+        next.enterEpoch(committee, carried: cut.carried, transitions: transitions)
+        let bodies = CheckpointBodies.make(cut: cut, authority: next, transitions: transitions)
         let header = CheckpointHeader(network: committee.network, epoch: authority.committee.epoch, previous: previous,
                                       timestamp: timestamp, stateRoot: StateRoot(next).root, bodies: bodies.roots,
                                       nextCommittee: committee.validators)
@@ -138,24 +142,5 @@ extension Authority {
             result[account] = (state(of: account).nextSeq, 0)
         }
         return result
-    }
-
-    /// The epoch transitions, applied by every node on adopting a checkpoint
-    /// (docs/EPOCHS.md, section 7): the next committee's members are marked
-    /// seated; unbonding stake whose evidence window has passed returns to
-    /// the balance; the checkpoint's carried locks replace the old ones; the
-    /// committee becomes `next`.
-    public mutating func enterEpoch(_ next: Committee, carried: [AccountID: CarriedLock]) {
-        let epoch = next.epoch
-        for (account, var stake) in stakes {
-            if let node = stake.candidate?.node, next.contains(node) { stake.lastSeated = epoch }
-            if stake.unbonding > 0, epoch >= max(stake.unbondedIn, stake.lastSeated ?? 0) + rules.evidenceEpochs + 1 {
-                accounts[account, default: AccountState()].balance += Int128(stake.unbonding)
-                stake.unbonding = 0
-            }
-            stakes[account] = stake.isEmpty ? nil : stake
-        }
-        carriedLocks = carried.filter { $0.value.seq >= state(of: $0.key).nextSeq }
-        committee = next
     }
 }

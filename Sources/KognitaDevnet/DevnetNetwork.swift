@@ -1,5 +1,6 @@
 import Foundation
 import KognitaCore
+import KognitaLedger
 import KognitaNode
 import KognitaSystem
 
@@ -56,7 +57,7 @@ public final class DevnetNetwork: Sendable {
     /// network of nodes alone (no bridges, no devices) needs no broker and
     /// gets none of its files.
     public init(directory: String, tools: Tools, network: NetworkID = try! NetworkID("kognita-devnet"), validators count: Int,
-                bridges bridgeCount: Int, devices: [(id: AccountID, password: String)]) throws {
+                bridges bridgeCount: Int, devices: [(id: AccountID, password: String)], rules: EpochRules = EpochRules()) throws {
         self.directory = directory
         self.tools = tools
         self.network = network
@@ -71,7 +72,7 @@ public final class DevnetNetwork: Sendable {
         // The network: genesis, validator keys and node configs, the faucet key.
         do throws(NetworkFilesError) {
             genesis = try LocalNetworkFiles.make(.init(network: network, validators: count, directory: "\(directory)/net",
-                                                       basePort: peerBase, apiBasePort: apiBasePort)).genesis
+                                                       basePort: peerBase, apiBasePort: apiBasePort, rules: rules)).genesis
         } catch { throw DevnetError(error.description) }
 
         // The broker: the project's config, with the bridge and every device in its password file.

@@ -21,10 +21,13 @@ public struct DevnetReport: Sendable {
         var seed: UInt64
         /// Whether a latency probe device ran (one batch at a time).
         var probe: Bool
+        /// The epoch length of the devnet's genesis.
+        var epochSeconds: UInt64
 
         public init(validators: Int, bridges: Int, devices: Int, realAgents: Int, rate: Int, batch: Int, duration: Int, killAt: Int?,
-                    directory: String, chaos: Double? = nil, seed: UInt64 = 0, probe: Bool = false) {
+                    directory: String, chaos: Double? = nil, seed: UInt64 = 0, probe: Bool = false, epochSeconds: UInt64 = 15) {
             self.probe = probe
+            self.epochSeconds = epochSeconds
             self.chaos = chaos
             self.seed = seed
             self.validators = validators

@@ -1,6 +1,7 @@
 import Foundation
 import KognitaAgent
 import KognitaCore
+import KognitaLedger
 import KognitaNode
 import KognitaSystem
 import Synchronization
@@ -63,7 +64,8 @@ public final class DevnetRun: Sendable {
 
         let network = try DevnetNetwork(directory: directory, tools: tools, validators: settings.validators, bridges: settings.bridges,
                                         devices: devices.map { ($0.key.publicKey, $0.brokerPassword) } + realAgentKeys.map { ($0.0.publicKey, $0.2) }
-                                            + [(probe.key.publicKey, probe.brokerPassword)])
+                                            + [(probe.key.publicKey, probe.brokerPassword)],
+                                        rules: EpochRules(epochMillis: settings.epochSeconds * 1000))
         var realAgents: [RealAgent] = []
         do {
             let report = try await run(network: network, devices: devices, realAgentKeys: realAgentKeys, realAgents: &realAgents, printer: &printer)

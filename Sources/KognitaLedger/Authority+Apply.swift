@@ -134,3 +134,15 @@ extension Authority {
         return BLAKE2b256.hash(writer.bytes)
     }
 }
+
+extension Authority {
+    /// Removes and returns every certified batch kept ahead of its
+    /// predecessor. A validator that seals its epoch takes them out, so that
+    /// applying up to the cut can never pull in a successor beyond it.
+    public mutating func takeCertifiedAhead() -> [(SignedBatch, VerifiedCertificate)] {
+        let taken = certifiedAhead.values.flatMap { $0.values }
+        certifiedAhead = [:]
+        certifiedAheadTotal = 0
+        return taken
+    }
+}

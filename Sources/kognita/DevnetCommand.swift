@@ -27,6 +27,9 @@ struct DevnetCommand: ParsableCommand {
             skips the waiting).
             """)
 
+    @Option(help: ArgumentHelp("Epoch length: the committee agrees on a checkpoint this often (short, so a one-minute run sees several).", valueName: "seconds"))
+    var epochSeconds: UInt64 = 15
+
     @Option(help: "Validator nodes (1 to 16).")
     var validators = 4
     @Option(help: "Bridges (1 to 8).")
@@ -59,6 +62,7 @@ struct DevnetCommand: ParsableCommand {
         guard (1...8).contains(bridges) else { throw CLIError("--bridges must be from 1 to 8") }
         guard (1...5000).contains(devices) else { throw CLIError("--devices must be from 1 to 5000") }
         guard (0...16).contains(realAgents) else { throw CLIError("--real-agents must be from 0 to 16") }
+        guard (1...86_400).contains(epochSeconds) else { throw CLIError("--epoch-seconds must be from 1 to 86400, not \(epochSeconds)") }
         guard (1...1024).contains(batch) else { throw CLIError("--batch must be from 1 to 1024") }
         guard (1...86_400).contains(duration) else { throw CLIError("--duration must be from 1 to 86400 seconds") }
         guard rate >= 1, Double(rate) / Double(devices + realAgents) <= 400 else {
@@ -88,7 +92,8 @@ struct DevnetCommand: ParsableCommand {
         }
         let settings = DevnetReport.Settings(validators: validators, bridges: bridges, devices: devices, realAgents: realAgents, rate: rate,
                                              batch: batch, duration: duration, killAt: killAt, directory: directory,
-                                             chaos: chaos, seed: seed ?? UInt64.random(in: 1...999_999), probe: probe)
+                                             chaos: chaos, seed: seed ?? UInt64.random(in: 1...999_999), probe: probe,
+                                             epochSeconds: epochSeconds)
         let devnet = DevnetRun(settings: settings, tools: tools)
 
         // Ctrl-C ends the load early, a second one skips the waiting; the

@@ -144,3 +144,37 @@ extension Authority {
         return result
     }
 }
+
+extension CheckpointBodies {
+    /// The most entries a carried-locks body may hold.
+    public static let maxCarriedLocks = 1_000_000
+
+    /// Decodes body 2 strictly (sorted distinct accounts, 1 to 16 sorted ids each).
+    public static func carriedLocks(decoding bytes: [UInt8]) throws(LedgerError) -> [AccountID: CarriedLock] {
+        do {
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 256 << 20, maxDepth: 4, maxItemCount: maxCarriedLocks * 8))
+            var result: [AccountID: CarriedLock] = [:]
+            var last: AccountID?
+            for _ in 0..<(try r.readArrayHeader(maxCount: maxCarriedLocks)) {
+                guard try r.readArrayHeader(maxCount: 3) == 3 else { throw LedgerError("a carried lock is [account, seq, ids]") }
+                let account = AccountID(try r.readBytes32())
+                if let last, !(last < account) { throw LedgerError("carried locks are not sorted by account, one each") }
+                last = account
+                let seq = try r.readUnsigned()
+                let count = try r.readArrayHeader(maxCount: 16)
+                guard count > 0 else { throw LedgerError("a carried lock names no batch") }
+                var ids: [BatchID] = []
+                for _ in 0..<count { ids.append(BatchID(try r.readBytes32())) }
+                let lock = CarriedLock(seq: seq, ids: ids)
+                guard lock.ids == ids else { throw LedgerError("a carried lock's ids are not sorted and distinct") }
+                result[account] = lock
+            }
+            try r.expectEnd()
+            return result
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError("a carried-locks body is not well-formed: \(error)")
+        }
+    }
+}

@@ -92,3 +92,79 @@ public struct CheckpointVote: Sendable, Hashable {
         validator.isValidSignature(signature, for: Self.signingBytes(kind: kind, network: network, epoch: epoch, round: round, digest: digest))
     }
 }
+
+// MARK: Wire codecs
+
+extension CheckpointProposal {
+    /// The largest encoded proposal (a header with a full committee, plus a few fields).
+    public static let maxEncodedBytes = 32 << 10
+
+    /// CBOR `[header, round, valid_round + 1 | 0, proposer, signature]`.
+    public func encoded() -> [UInt8] {
+        var w = CBORWriter(reservingCapacity: 512)
+        w.writeArrayHeader(5)
+        w.writeEncoded(header.encoded())
+        w.writeUnsigned(UInt64(round))
+        w.writeUnsigned(validRound.map { UInt64($0) + 1 } ?? 0)
+        w.writeBytes(proposer.rawValue)
+        w.writeBytes(signature.bytes)
+        return w.bytes
+    }
+
+    /// Decodes strictly; says nothing about the signature (``isSigned``).
+    public init(decoding bytes: [UInt8]) throws(LedgerError) {
+        do {
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: Self.maxEncodedBytes, maxDepth: 5))
+            guard try r.readArrayHeader(maxCount: 5) == 5 else { throw LedgerError("a proposal is [header, round, valid_round, proposer, signature]") }
+            let header = try CheckpointHeader.read(&r)
+            let round = try r.readUnsigned(), valid = try r.readUnsigned()
+            guard round <= UInt64(UInt32.max), valid <= UInt64(UInt32.max) + 1 else { throw LedgerError("a proposal's round is beyond 2^32") }
+            let proposer = PublicKey(try r.readBytes32())
+            let signature = try Signature(bytes: try r.readByteString())
+            try r.expectEnd()
+            self.init(header: header, round: UInt32(round), validRound: valid == 0 ? nil : UInt32(valid - 1), proposer: proposer, signature: signature)
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError("a checkpoint proposal is not well-formed: \(error)")
+        }
+    }
+}
+
+extension CheckpointVote {
+    /// CBOR `[kind, network, epoch, round, digest | h'', validator, signature]`.
+    public func encoded() -> [UInt8] {
+        var w = CBORWriter(reservingCapacity: 192)
+        w.writeArrayHeader(7)
+        w.writeUnsigned(kind.rawValue)
+        w.writeText(network.rawValue)
+        w.writeUnsigned(epoch)
+        w.writeUnsigned(UInt64(round))
+        if let digest { w.writeBytes(digest) } else { w.writeBytes([UInt8]()) }
+        w.writeBytes(validator.rawValue)
+        w.writeBytes(signature.bytes)
+        return w.bytes
+    }
+
+    /// Decodes strictly; says nothing about the signature (``isSigned``).
+    public init(decoding bytes: [UInt8]) throws(LedgerError) {
+        do {
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 1024, maxDepth: 2))
+            guard try r.readArrayHeader(maxCount: 7) == 7 else { throw LedgerError("a checkpoint vote has 7 fields") }
+            guard let kind = Kind(rawValue: try r.readUnsigned()) else { throw LedgerError("a checkpoint vote of an unknown kind") }
+            let network = try NetworkID(try r.readText(maxBytes: NetworkID.maxLength))
+            let epoch = try r.readUnsigned(), round = try r.readUnsigned()
+            guard round <= UInt64(UInt32.max) else { throw LedgerError("a checkpoint vote's round is beyond 2^32") }
+            let digestBytes = try r.readByteString()
+            let digest: Bytes32? = digestBytes.isEmpty ? nil : try Bytes32(digestBytes)
+            let validator = PublicKey(try r.readBytes32())
+            let signature = try Signature(bytes: try r.readByteString())
+            try r.expectEnd()
+            self.init(kind: kind, network: network, epoch: epoch, round: UInt32(round), digest: digest, validator: validator, signature: signature)
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError("a checkpoint vote is not well-formed: \(error)")
+        }
+    }
+}

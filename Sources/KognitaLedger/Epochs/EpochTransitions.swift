@@ -127,3 +127,9 @@ extension Authority {
         enterEpoch(next, carried: carried, transitions: transitions(into: next))
     }
 }
+
+extension Authority {
+    /// Sets the committee without any transition: for a node restarting in
+    /// an epoch whose checkpoint it adopted (and stored) before it stopped.
+    public mutating func switchCommittee(_ committee: Committee) { self.committee = committee }
+}

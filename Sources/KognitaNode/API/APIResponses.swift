@@ -1,4 +1,5 @@
 import KognitaCore
+import KognitaLedger
 
 // The node's HTTP API as values: what the node sends, and what the CLI, the
 // devnet and the tests read back. One definition for both ends, so a field
@@ -27,6 +28,35 @@ public struct NodeStatusResponse: Codable, Sendable, Hashable {
     public var counters: Counters
     /// The faucet's account, on the node that serves one.
     public var faucet: String?
+    /// Where the current epoch stands (docs/EPOCHS.md).
+    public var epochState: EpochState?
+
+    /// The current epoch and the last checkpoint.
+    public struct EpochState: Codable, Sendable, Hashable {
+        /// When the epoch ends by the clocks (ms since 1970), and how long until then (0 once past).
+        public var endsAtMillis: UInt64
+        public var endsInMillis: UInt64
+        /// Whether this validator has sealed the epoch (the checkpoint is being agreed).
+        public var sealed: Bool
+        /// The agreement's round (rounds beyond 0 mean a leader failed).
+        public var round: UInt32
+        public var lastCheckpoint: CheckpointResponse?
+
+        public init(endsAtMillis: UInt64, endsInMillis: UInt64, sealed: Bool, round: UInt32, lastCheckpoint: CheckpointResponse?) {
+            self.endsAtMillis = endsAtMillis
+            self.endsInMillis = endsInMillis
+            self.sealed = sealed
+            self.round = round
+            self.lastCheckpoint = lastCheckpoint
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case sealed, round
+            case endsAtMillis = "ends_at_ms"
+            case endsInMillis = "ends_in_ms"
+            case lastCheckpoint = "last_checkpoint"
+        }
+    }
 
     /// A member of the committee, as this node sees it.
     public struct CommitteeMember: Codable, Sendable, Hashable {
@@ -137,7 +167,8 @@ public struct NodeStatusResponse: Codable, Sendable, Hashable {
 
     public init(node: String, network: String, genesis: String, epoch: UInt64, role: String, ready: Bool,
                 committee: [CommitteeMember], validatorsConnected: Int, validatorsExpected: Int, peers: [Peer], clients: Int,
-                ledger: Ledger, counters: Counters, faucet: String?) {
+                ledger: Ledger, counters: Counters, faucet: String?, epochState: EpochState? = nil) {
+        self.epochState = epochState
         self.node = node
         self.network = network
         self.genesis = genesis
@@ -156,6 +187,7 @@ public struct NodeStatusResponse: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case node, network, genesis, epoch, role, ready, committee, peers, clients, ledger, counters, faucet
+        case epochState = "epoch_state"
         case validatorsConnected = "validators_connected"
         case validatorsExpected = "validators_expected"
     }
@@ -177,6 +209,61 @@ public struct NodeStatusResponse: Codable, Sendable, Hashable {
         try container.encode(counters, forKey: .counters)
         // null on a node without a faucet, as the API has always said.
         try container.encode(faucet, forKey: .faucet)
+        try container.encodeIfPresent(epochState, forKey: .epochState)
+    }
+}
+
+/// `GET /v1/checkpoints/latest` and `/v1/checkpoints/{epoch}` (JSON; the
+/// signed CBOR with `Accept: application/cbor`): a checkpoint header, the
+/// round that decided it and who signed.
+public struct CheckpointResponse: Codable, Sendable, Hashable {
+    public var epoch: UInt64
+    /// BLAKE2b-256 of the header (hex): what the committee signed.
+    public var digest: String
+    public var previous: String
+    public var timestamp: UInt64
+    public var stateRoot: String
+    public var bodies: [Body]
+    public var nextCommittee: [Member]
+    public var round: UInt32
+    /// The validators whose commit signatures it carries (hex ids).
+    public var signers: [String]
+
+    public struct Body: Codable, Sendable, Hashable {
+        public var kind: UInt64
+        public var root: String
+        public init(kind: UInt64, root: String) {
+            self.kind = kind
+            self.root = root
+        }
+    }
+
+    public struct Member: Codable, Sendable, Hashable {
+        public var id: String
+        public var weight: UInt64
+        public init(id: String, weight: UInt64) {
+            self.id = id
+            self.weight = weight
+        }
+    }
+
+    public init(_ checkpoint: SignedCheckpoint) {
+        let header = checkpoint.header
+        epoch = header.epoch
+        digest = header.digest.hex
+        previous = header.previous.hex
+        timestamp = header.timestamp
+        stateRoot = header.stateRoot.hex
+        bodies = header.bodies.map { Body(kind: $0.kind, root: $0.root.hex) }
+        nextCommittee = header.nextCommittee.map { Member(id: $0.id.hex, weight: $0.weight) }
+        round = checkpoint.round
+        signers = checkpoint.signatures.map(\.validator.hex)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, digest, previous, timestamp, bodies, round, signers
+        case stateRoot = "state_root"
+        case nextCommittee = "next_committee"
     }
 }
 

@@ -10,6 +10,8 @@ import NIOCore
 ///
 /// - `POST /v1/batches` (body: a COSE_Sign1 batch; `?wait=final` waits for the certificate)
 /// - `GET /v1/batches/{id}`, `GET /v1/accounts/{id}`, `GET /v1/status`
+/// - `GET /v1/checkpoints/latest`, `GET /v1/checkpoints/{epoch}` (JSON, or the
+///   signed checkpoint's CBOR with `Accept: application/cbor`)
 /// - `GET /metrics` (Prometheus text format)
 /// - `POST /v1/faucet` with `{"account": HEX, "amount": N}`, where this node has the faucet key
 ///
@@ -39,6 +41,7 @@ public struct HTTPAPI: Sendable {
         router.get("/v1/batches/:id") { _, context in try await lookUpBatch(try context.parameters.require("id")) }
         router.get("/v1/accounts/:id") { _, context in try await account(try context.parameters.require("id")) }
         router.get("/v1/status") { _, _ in await status() }
+        router.get("/v1/checkpoints/:epoch") { request, context in try await checkpoint(try context.parameters.require("epoch"), request) }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition())))
@@ -87,18 +90,22 @@ public struct HTTPAPI: Sendable {
                                               balance: head.balance.baseUnits))
     }
 
-    func status() async -> Response { Self.json(.ok, Self.status(of: await engine.snapshot(), committee: engine.committee, genesis: genesis, faucet: faucet?.account)) }
+    func status() async -> Response { Self.json(.ok, Self.status(of: await engine.snapshot(), genesis: genesis, faucet: faucet?.account)) }
 
     /// `/v1/status` from one engine snapshot.
-    static func status(of snapshot: NodeEngine.Snapshot, committee: Committee, genesis: Genesis, faucet: AccountID?) -> NodeStatusResponse {
+    static func status(of snapshot: NodeEngine.Snapshot, genesis: Genesis, faucet: AccountID?) -> NodeStatusResponse {
         let connected = Set(snapshot.peers.map(\.identity))
         let identity = snapshot.identity
-        let others = genesis.validators.filter { $0.id != identity }
+        let committee = snapshot.committee
+        let others = committee.validators.filter { $0.id != identity }
+        let genesisAddresses = Dictionary(genesis.validators.map { ($0.id, $0.address) }, uniquingKeysWith: { first, _ in first })
+        let now = WallClock.unixMillis()
         return NodeStatusResponse(
             node: identity.hex, network: committee.network.rawValue, genesis: genesis.digest.hex, epoch: committee.epoch,
             role: snapshot.isValidator ? "validator" : "full node", ready: snapshot.ready,
-            committee: genesis.validators.map { validator in
-                .init(id: validator.id.hex, weight: committee.weight(of: validator.id) ?? 0, address: validator.address,
+            committee: committee.validators.map { validator in
+                .init(id: validator.id.hex, weight: validator.weight,
+                      address: snapshot.addresses[validator.id] ?? genesisAddresses[validator.id] ?? "",
                       connected: validator.id == identity ? nil : connected.contains(validator.id), isSelf: validator.id == identity)
             },
             validatorsConnected: others.filter { connected.contains($0.id) }.count, validatorsExpected: others.count,
@@ -110,7 +117,32 @@ public struct HTTPAPI: Sendable {
                             transfersFinal: snapshot.counters.transfersFinal, votesSent: snapshot.counters.votesSent,
                             certificatesFormed: snapshot.counters.certificatesFormed, rejected: snapshot.counters.rejected,
                             catchUpBatches: snapshot.counters.catchUpBatches),
-            faucet: faucet?.hex)
+            faucet: faucet?.hex,
+            epochState: .init(endsAtMillis: snapshot.epoch.endMillis, endsInMillis: snapshot.epoch.endMillis > now ? snapshot.epoch.endMillis - now : 0,
+                              sealed: snapshot.epoch.sealed, round: snapshot.epoch.round,
+                              lastCheckpoint: snapshot.epoch.lastCheckpoint.map(CheckpointResponse.init)))
+    }
+
+    /// `GET /v1/checkpoints/{epoch|latest}`.
+    func checkpoint(_ which: String, _ request: Request) async throws -> Response {
+        let epoch: UInt64?
+        if which == "latest" { epoch = nil } else {
+            guard let number = UInt64(which) else {
+                return Self.error(.badRequest, "malformed", "'\(which)' is not an epoch number or 'latest'")
+            }
+            epoch = number
+        }
+        let store = self.store
+        let stored = try await withTaskExecutorPreference(NodeIO.readers) { try store.checkpoint(epoch: epoch) }
+        guard let stored else {
+            let what = epoch.map { "epoch \($0) has no checkpoint on this node yet" } ?? "this network has no checkpoint yet (the first comes at the end of epoch 0)"
+            return Self.error(.notFound, "not-found", what)
+        }
+        if request.headers[.accept]?.contains("application/cbor") == true {
+            return Response(status: .ok, headers: [.contentType: "application/cbor"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: stored.signed.encoded())))
+        }
+        return Self.json(.ok, CheckpointResponse(stored.signed))
     }
 
     func pay(_ request: Request) async throws -> Response {

@@ -22,6 +22,9 @@ public struct BoundedMap<Key: Hashable, Value> {
         }
     }
 
+    /// Every entry, in no particular order.
+    public var entries: [Key: Value] { values }
+
     @discardableResult
     public mutating func removeValue(forKey key: Key) -> Value? { values.removeValue(forKey: key) }
 

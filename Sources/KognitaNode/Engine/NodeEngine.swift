@@ -10,16 +10,21 @@ import Logging
 /// sends through ``PeerLink``s and is fed by ``NodePeerHandler`` (which checks
 /// signatures before anything reaches here, off this actor).
 public actor NodeEngine {
-    public let committee: Committee
+    /// The committee of the epoch this node is in (it changes at each checkpoint).
+    public internal(set) var committee: Committee
     public let identity: SigningKey
-    public let isValidator: Bool
+    /// Whether this node sits on the current committee.
+    public internal(set) var isValidator: Bool
+    /// Every committee known, for checking votes and certificates of any epoch.
+    public let committees: CommitteeBook
     let store: LedgerStore
     let committer: GroupCommitter
     let metrics: NodeMetrics
     let logger: Logger
 
     var authority: Authority
-    var assembler: CertificateAssembler
+    /// One per epoch whose votes may still arrive: the current and the previous.
+    var assemblers: [UInt64: CertificateAssembler] = [:]
     /// Peers that are nodes (validators and full nodes), by identity: the latest link of each.
     var nodeLinks: [PublicKey: PeerLink] = [:]
     var clientLinks: Set<PeerLink> = []
@@ -45,6 +50,29 @@ public actor NodeEngine {
     var fetching: Set<AccountID> = []
     /// Counters for `/v1/status`.
     public private(set) var counters = Counters()
+
+    // Epochs (NodeEngine+Epochs.swift).
+    /// The end of the current epoch: seal, agreement, checkpoint.
+    var session: EpochSession
+    /// The checkpoints adopted, in order.
+    public internal(set) var checkpoints: [SignedCheckpoint]
+    let genesisDigest: Bytes32
+    /// Accounts applied since the last checkpoint (their heads go in the seal report).
+    var touched: Set<AccountID>
+    /// Certificates held back since this validator sealed (they apply after the checkpoint).
+    var withheld: [BatchKey: (SignedBatch, VerifiedCertificate)] = [:]
+    /// While bringing the ledger to a cut: certificates below its heads apply.
+    var cutTarget: EpochCut?
+    /// Bodies of the headers this node built, by digest, for adopting the decided one.
+    var builtBodies: [Bytes32: CheckpointBodies] = [:]
+    /// Batches decided while sealed: locked, voted on in the next epoch.
+    var deferredVotes: [BatchKey] = []
+    /// Votes of an epoch whose committee is not known yet (its checkpoint is being decided).
+    var futureVotes: [Vote] = []
+    static let maxFutureVotes = 4_096
+    var fetchingCheckpoints = false
+    /// Called after each checkpoint is adopted (the node updates whom it dials).
+    var onAdopted: (@Sendable (SignedCheckpoint) -> Void)?
 
     public struct Counters: Sendable, Hashable, Codable {
         public var batchesReceived = 0
@@ -84,18 +112,37 @@ public actor NodeEngine {
     /// A pending batch a client resends is forwarded again after this long.
     static let reforwardAfter = Duration.seconds(2)
 
-    public init(committee: Committee, identity: SigningKey, authority: Authority, store: LedgerStore,
-                committer: GroupCommitter, metrics: NodeMetrics, logger: Logger) {
-        self.committee = committee
+    /// An engine over `authority`, in the epoch after the last of
+    /// `checkpoints` (epoch 0 with none). `start` is genesis's `start_ms`,
+    /// `carried` the last checkpoint's carried locks, `touched` the accounts
+    /// applied since it (all as the store kept them).
+    public init(genesisCommittee: Committee, genesisDigest: Bytes32, start: UInt64, checkpoints: [SignedCheckpoint],
+                carried: [AccountID: CarriedLock], touched: Set<AccountID>, identity: SigningKey, authority: Authority,
+                store: LedgerStore, committer: GroupCommitter, metrics: NodeMetrics, logger: Logger) throws {
+        let book = CommitteeBook(genesis: genesisCommittee)
+        for checkpoint in checkpoints { book.add(try checkpoint.header.committee()) }
+        let current = book.latest
+        committees = book
+        committee = current
         self.identity = identity
-        isValidator = committee.contains(identity.publicKey)
+        isValidator = current.contains(identity.publicKey)
+        var authority = authority
+        if authority.committee.epoch != current.epoch { authority.switchCommittee(current) }
         self.authority = authority
-        assembler = CertificateAssembler(committee: committee)
+        assemblers[current.epoch] = CertificateAssembler(committee: current)
+        self.checkpoints = checkpoints
+        self.genesisDigest = genesisDigest
+        self.touched = touched
+        session = EpochSession(committee: current, rules: authority.rules, previous: checkpoints.last?.header.digest ?? genesisDigest,
+                               previousTimestamp: checkpoints.last?.header.timestamp ?? start, previouslyCarried: carried, key: identity)
         self.store = store
         self.committer = committer
         self.metrics = metrics
         self.logger = logger
     }
+
+    /// Sets the hook called after each adopted checkpoint.
+    public func setOnAdopted(_ hook: @escaping @Sendable (SignedCheckpoint) -> Void) { onAdopted = hook }
 
     // MARK: Queries
 
@@ -119,6 +166,10 @@ public actor NodeEngine {
         public var feePool: Amount
         public var pendingBatches: Int
         public var counters: Counters
+        public var committee: Committee
+        /// Where each committee member said it is reached (its registration), when known.
+        public var addresses: [PublicKey: String]
+        public var epoch: EpochStatus
     }
 
     /// The engine's state for `/v1/status`, all from one moment.
@@ -126,7 +177,19 @@ public actor NodeEngine {
         Snapshot(identity: identity.publicKey, isValidator: isValidator, ready: ready,
                  peers: nodeLinks.values.map { ($0.identity, $0.role, $0.remote) }, clients: clientLinks.count,
                  accounts: authority.accounts.count, digest: authority.stateDigest, totalMoney: authority.totalMoney,
-                 feePool: authority.feePool, pendingBatches: pending.count, counters: counters)
+                 feePool: authority.feePool, pendingBatches: pending.count, counters: counters, committee: committee,
+                 addresses: committeeAddresses(), epoch: epochStatus())
+    }
+
+    /// The first registered address of each committee member.
+    func committeeAddresses() -> [PublicKey: String] {
+        var result: [PublicKey: String] = [:]
+        for validator in committee.validators {
+            for account in authority.candidateAccounts[validator.id] ?? [] {
+                if let address = authority.stakes[account]?.candidate?.addresses.first { result[validator.id] = address }
+            }
+        }
+        return result
     }
 
     /// Identities of connected node peers.
@@ -174,7 +237,12 @@ public actor NodeEngine {
             return reject(batch, Rejection(.wrongNetwork, "the batch is for network \(batch.batch.network); this is \(committee.network)", head: state.head), reply)
         }
         if seq < state.nextSeq { return answerFinalOrStale(batch, head: state.head, reply) }
-        if isValidator {
+        if isValidator && session.sealed {
+            // Sealed: no new votes in this epoch; decided after the checkpoint.
+            guard seq - state.nextSeq <= Authority.lookahead else {
+                return reject(batch, Rejection(.gap, "seq \(seq) is beyond the account's next seq \(state.nextSeq) by more than \(Authority.lookahead)", head: state.head), reply)
+            }
+        } else if isValidator {
             switch authority.handle(batch) {
             case .vote(_, let lockIsNew):
                 enqueueVote(key, newLock: lockIsNew ? authority.locks[batch.signer] : nil)
@@ -296,7 +364,7 @@ public actor NodeEngine {
         metrics.batchesReceived.increment()
         let key = BatchKey(batch)
         if authority.state(of: batch.signer).nextSeq > batch.batch.seq { return }
-        if isValidator && ready {
+        if isValidator && ready && !session.sealed {
             switch authority.handle(batch) {
             case .vote(_, let lockIsNew):
                 enqueueVote(key, newLock: lockIsNew ? authority.locks[batch.signer] : nil)
@@ -326,8 +394,13 @@ public actor NodeEngine {
 
     // MARK: Votes
 
-    private func enqueueVote(_ key: BatchKey, newLock: Lock?) {
+    func enqueueVote(_ key: BatchKey, newLock: Lock?) {
         if let newLock { lockChanges.newLocks[key.account] = newLock }
+        if session.sealed {
+            // Locked now (durable with the next vote), voted on in the next epoch.
+            deferredVotes.append(key)
+            return
+        }
         if voteQueued.insert(key).inserted { voteQueue.append(key) }
         if voteQueue.count >= Self.voteBatchSize {
             flushVotes()
@@ -359,7 +432,7 @@ public actor NodeEngine {
                 } catch {
                     return self.storageFailed(error)
                 }
-                guard let vote = Vote.signVerified(keys: keys, committee: committee, with: key) else { return }
+                guard committee.contains(key.publicKey), let vote = Vote.signVerified(keys: keys, committee: committee, with: key) else { return }
                 self.ownVote(vote)
             }
         }
@@ -373,7 +446,9 @@ public actor NodeEngine {
     /// A verified vote (a peer's or our own).
     func received(_ vote: VerifiedVote) {
         metrics.votesReceived.increment()
-        for certificate in assembler.add(vote) {
+        // In place: an assembler holds up to 200,000 batches' votes.
+        guard let formed = assemblers[vote.vote.epoch]?.add(vote) else { return }
+        for certificate in formed {
             counters.certificatesFormed += 1
             metrics.certificatesFormed.increment()
             if let batch = pending[certificate.batch]?.batch {
@@ -390,6 +465,13 @@ public actor NodeEngine {
     /// submits the changes for commit, and answers the waiting clients once
     /// they are durable.
     func applyCertified(_ batch: SignedBatch, _ certificate: VerifiedCertificate) {
+        if isValidator && session.sealed && session.decision == nil {
+            // Sealed: the ledger stays at the report until the cut; only what the cut needs applies.
+            guard let head = cutTarget?.heads[batch.signer], batch.batch.seq < head.nextSeq else {
+                if authority.state(of: batch.signer).nextSeq <= batch.batch.seq { withheld[BatchKey(batch)] = (batch, certificate) }
+                return
+            }
+        }
         let application: Authority.Application
         do throws(LedgerError) {
             application = try authority.apply(batch, certificate)
@@ -411,6 +493,7 @@ public actor NodeEngine {
             }
             changes.releasedLocks = applied.releasedLocks
             changes.feePool = authority.feePool
+            for final in applied.batches where touched.insert(final.signer).inserted { changes.touched.insert(final.signer) }
             let now = WallClock.unixMillis()
             var encoded: [[UInt8]] = []
             for (final, finalCertificate) in zip(applied.batches, applied.certificates) {
@@ -459,7 +542,7 @@ public actor NodeEngine {
     private func finished(_ key: BatchKey) {
         pending.removeValue(forKey: key)
         certifiedEarly.removeValue(forKey: key)
-        assembler.forget(key)
+        for epoch in assemblers.keys { assemblers[epoch]?.forget(key) }
         refusals[key] = nil
     }
 
@@ -482,7 +565,7 @@ public actor NodeEngine {
     private func catchUp(_ account: AccountID) {
         guard fetching.insert(account).inserted, let link = nodeLinks.values.randomElement() else { return }
         let from = authority.state(of: account).nextSeq
-        let synchronizer = Synchronizer(engine: self, committee: committee, logger: logger)
+        let synchronizer = Synchronizer(engine: self, committees: committees, logger: logger)
         Task {
             await synchronizer.fetch(account: account, from: from, upTo: .max, from: link)
             await self.doneFetching(account)

@@ -17,6 +17,7 @@ public final class NodeMetrics: Sendable {
     let badVotes: Counter
     let catchUpBatches: Counter
     let commitTransactions: Counter
+    let checkpointsAdopted: Counter
     let submitToFinal: DurationHistogram
     private let rejections: [RejectReason: Counter]
 
@@ -35,6 +36,7 @@ public final class NodeMetrics: Sendable {
         badVotes = counter("votes_rejected", "Votes that failed verification.")
         catchUpBatches = counter("catch_up_batches", "Final batches fetched from peers while catching up.")
         commitTransactions = counter("commit_transactions", "SQLite transactions written by the group committer.")
+        checkpointsAdopted = counter("checkpoints_adopted", "Checkpoints this node adopted (each starts an epoch).")
         peerConnections = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "kognita", metricName: "peer_connections", unitName: "count", helpText: "Open authenticated peer and client connections."))
         submitToFinal = registry.latencyHistogram("kognita", "submit_to_final", "From a client's submit to the final reply.")
         rejections = registry.countersByReason("kognita", "Batches this node refused, by the contract's reason.")

@@ -13,7 +13,7 @@ import Logging
 struct NodePeerHandler: PeerLinkHandler {
     let engine: NodeEngine
     let store: LedgerStore
-    let committee: Committee
+    let committees: CommitteeBook
     let metrics: NodeMetrics
     let logger: Logger
 
@@ -54,8 +54,14 @@ struct NodePeerHandler: PeerLinkHandler {
             await engine.forwarded(batch, from: link)
 
         case let .vote(vote):
-            guard link.role == .validator, vote.validator == link.identity else {
+            // The committee changes with the epochs, so the link's role (set
+            // at the handshake) does not say who may vote: the vote's epoch does.
+            guard link.role != .client, vote.validator == link.identity else {
                 return violation(link, "only a validator sends votes, and only its own")
+            }
+            guard let committee = committees.committee(for: vote.epoch) else {
+                // The next epoch's vote, before this node adopted its checkpoint.
+                return await engine.receivedFuture(vote)
             }
             do throws(LedgerError) {
                 let verified = try vote.verify(for: committee)
@@ -100,7 +106,33 @@ struct NodePeerHandler: PeerLinkHandler {
                 logger.error("reading final batches for a peer failed: \(error)")
             }
 
-        case .reply, .heads, .batches:
+        case let .sealReport(report):
+            guard link.role != .client else { return violation(link, "a client may not send seal reports") }
+            await engine.received(sealReport: report)
+
+        case let .checkpointProposal(proposal, reports):
+            guard link.role != .client else { return violation(link, "a client may not send checkpoint proposals") }
+            await engine.received(proposal: proposal, reports: reports)
+
+        case let .checkpointVote(vote):
+            guard link.role != .client else { return violation(link, "a client may not send checkpoint votes") }
+            await engine.received(checkpointVote: vote)
+
+        case let .checkpoint(checkpoint):
+            await engine.received(checkpoint: checkpoint, from: link)
+
+        case let .checkpointsRequest(request, from):
+            do {
+                let store = self.store
+                let entries = try await withTaskExecutorPreference(NodeIO.readers) {
+                    try store.checkpointsForPeers(from: from, limit: PeerMessage.maxCheckpointsPage)
+                }
+                link.send(.checkpoints(request: request, entries: entries))
+            } catch {
+                logger.error("reading checkpoints for a peer failed: \(error)")
+            }
+
+        case .reply, .heads, .batches, .checkpoints:
             break // replies nobody waits for any more
         }
     }

@@ -8,7 +8,7 @@ import Logging
 /// its place in the account's chain, and the certificate against the committee.
 struct Synchronizer: Sendable {
     let engine: NodeEngine
-    let committee: Committee
+    let committees: CommitteeBook
     let logger: Logger
     static let requestTimeout = Duration.seconds(10)
 
@@ -54,7 +54,7 @@ struct Synchronizer: Sendable {
                 if entries.isEmpty { break }
                 for entry in entries {
                     let batch: SignedBatch
-                    do throws(ProtocolError) { batch = try SignedBatch.verify(entry.envelope, expectedNetwork: committee.network) } catch {
+                    do throws(ProtocolError) { batch = try SignedBatch.verify(entry.envelope, expectedNetwork: committees.latest.network) } catch {
                         throw PeerProtocolError("the peer sent a final batch that does not verify: \(error)")
                     }
                     guard batch.signer == account, batch.batch.seq == next else {
@@ -62,7 +62,12 @@ struct Synchronizer: Sendable {
                     }
                     let certificate: VerifiedCertificate
                     do throws(LedgerError) {
-                        certificate = try Certificate(decoding: entry.certificate).verify(for: committee)
+                        let decoded = try Certificate(decoding: entry.certificate)
+                        guard let committee = committees.committee(for: decoded.epoch) else {
+                            // A later epoch than this node knows: it follows the chain first (anti-entropy fetches checkpoints).
+                            throw LedgerError("it is of epoch \(decoded.epoch), whose checkpoint this node has not adopted yet")
+                        }
+                        certificate = try decoded.verify(for: committee)
                     } catch {
                         throw PeerProtocolError("the peer sent a certificate that does not verify: \(error)")
                     }

@@ -3,7 +3,7 @@ import KognitaLedger
 
 /// The role a peer claims in its hello.
 public enum PeerRole: UInt64, Sendable, Hashable, CustomStringConvertible {
-    /// A validator of the genesis committee: its identity must be one.
+    /// A validator of a recent committee: its identity must be on one.
     case validator = 0
     /// A full node that does not vote.
     case fullNode = 1
@@ -124,12 +124,18 @@ public struct HandshakeProof: Sendable, Hashable {
 public struct HandshakePolicy: Sendable {
     public let network: NetworkID
     public let genesis: Bytes32
-    public let committee: Committee
+    /// Whether a peer may claim the validator role: it sits on a recent committee.
+    public let acceptsValidator: @Sendable (PublicKey) -> Bool
 
-    public init(network: NetworkID, genesis: Bytes32, committee: Committee) {
+    public init(network: NetworkID, genesis: Bytes32, acceptsValidator: @escaping @Sendable (PublicKey) -> Bool) {
         self.network = network
         self.genesis = genesis
-        self.committee = committee
+        self.acceptsValidator = acceptsValidator
+    }
+
+    /// A policy for a fixed committee.
+    public init(network: NetworkID, genesis: Bytes32, committee: Committee) {
+        self.init(network: network, genesis: genesis, acceptsValidator: { committee.contains($0) })
     }
 
     /// Checks the peer's hello; `expected` is the identity a dialer meant to reach.
@@ -141,8 +147,8 @@ public struct HandshakePolicy: Sendable {
         if let expected, hello.identity != expected {
             throw PeerProtocolError("the peer is \(hello.identity), not the expected \(expected)")
         }
-        if hello.role == .validator, !committee.contains(hello.identity) {
-            throw PeerProtocolError("the peer \(hello.identity) claims the validator role but is not a genesis validator")
+        if hello.role == .validator, !acceptsValidator(hello.identity) {
+            throw PeerProtocolError("the peer \(hello.identity) claims the validator role but sits on no recent committee")
         }
     }
 }

@@ -36,6 +36,22 @@ public enum PeerMessage: Sendable, Hashable {
     /// A page of final batches in seq order.
     case batches(request: UInt64, entries: [FinalEntry])
 
+    // Epochs (docs/EPOCHS.md, section 4): every validator's messages go to every peer.
+
+    /// A validator sealed its epoch: its signed report.
+    case sealReport(SealReport)
+    /// A leader's proposal, with the reports its cut rests on.
+    case checkpointProposal(CheckpointProposal, reports: [SealReport])
+    /// A prevote or precommit on a checkpoint.
+    case checkpointVote(CheckpointVote)
+    /// A decided checkpoint, with the bodies a node needs to adopt it
+    /// (carried locks, transitions; others when the sender has them).
+    case checkpoint(LedgerStore.StoredCheckpoint)
+    /// Following the chain: the checkpoints from `from` on.
+    case checkpointsRequest(request: UInt64, from: UInt64)
+    /// Checkpoints in epoch order (an empty list: the sender has none from there).
+    case checkpoints(request: UInt64, entries: [LedgerStore.StoredCheckpoint])
+
     /// One account's next seq, as a heads page lists it.
     public struct AccountSeq: Sendable, Hashable {
         public let account: AccountID
@@ -64,9 +80,14 @@ public enum PeerMessage: Sendable, Hashable {
     public static let maxBatchesPage: UInt32 = 256
     /// A batches page stops growing at about this many bytes.
     public static let maxPageBytes = 2 << 20
+    /// The most checkpoints in one reply.
+    public static let maxCheckpointsPage = 16
+    /// The most bodies sent with one checkpoint.
+    public static let maxBodies = 16
 
     private enum Kind: UInt64 {
         case submit = 1, headQuery, reply, forward, vote, refusal, headsRequest, heads, batchesRequest, batches
+        case sealReport, checkpointProposal, checkpointVote, checkpoint, checkpointsRequest, checkpoints
     }
 }
 
@@ -78,6 +99,7 @@ extension PeerMessage {
         case .headQuery(_, let account): .headQuery(request: id, account: account)
         case .headsRequest(_, let after, let limit): .headsRequest(request: id, after: after, limit: limit)
         case .batchesRequest(_, let account, let from, let limit): .batchesRequest(request: id, account: account, from: from, limit: limit)
+        case .checkpointsRequest(_, let from): .checkpointsRequest(request: id, from: from)
         default: self
         }
     }
@@ -121,15 +143,56 @@ extension PeerMessage {
             w.writeArrayHeader(3); w.writeUnsigned(Kind.batches.rawValue); w.writeUnsigned(request)
             w.writeArrayHeader(entries.count * 2)
             for entry in entries { w.writeBytes(entry.envelope); w.writeBytes(entry.certificate) }
+        case let .sealReport(report):
+            w.writeArrayHeader(2); w.writeUnsigned(Kind.sealReport.rawValue); w.writeBytes(report.encoded())
+        case let .checkpointProposal(proposal, reports):
+            w.writeArrayHeader(3); w.writeUnsigned(Kind.checkpointProposal.rawValue); w.writeBytes(proposal.encoded())
+            w.writeArrayHeader(reports.count)
+            for report in reports { w.writeBytes(report.encoded()) }
+        case let .checkpointVote(vote):
+            w.writeArrayHeader(2); w.writeUnsigned(Kind.checkpointVote.rawValue); w.writeBytes(vote.encoded())
+        case let .checkpoint(checkpoint):
+            w.writeArrayHeader(3); w.writeUnsigned(Kind.checkpoint.rawValue)
+            Self.writeCheckpoint(&w, checkpoint)
+        case let .checkpointsRequest(request, from):
+            w.writeArrayHeader(3); w.writeUnsigned(Kind.checkpointsRequest.rawValue); w.writeUnsigned(request); w.writeUnsigned(from)
+        case let .checkpoints(request, entries):
+            w.writeArrayHeader(3); w.writeUnsigned(Kind.checkpoints.rawValue); w.writeUnsigned(request)
+            w.writeArrayHeader(entries.count)
+            for entry in entries { w.writeArrayHeader(2); Self.writeCheckpoint(&w, entry) }
         }
         return w.bytes
+    }
+
+    /// `signed, [[kind, bytes]...]` (two items, no array header of their own).
+    private static func writeCheckpoint(_ w: inout CBORWriter, _ checkpoint: LedgerStore.StoredCheckpoint) {
+        w.writeBytes(checkpoint.signed.encoded())
+        let bodies = checkpoint.bodies.sorted { $0.key.rawValue < $1.key.rawValue }
+        w.writeArrayHeader(bodies.count)
+        for (kind, bytes) in bodies { w.writeArrayHeader(2); w.writeUnsigned(kind.rawValue); w.writeBytes(bytes) }
+    }
+
+    private static func readCheckpoint(_ r: inout CBORReader) throws -> LedgerStore.StoredCheckpoint {
+        let signed = try SignedCheckpoint(decoding: try r.readByteString())
+        var bodies: [CheckpointBodies.Kind: [UInt8]] = [:]
+        for _ in 0..<(try r.readArrayHeader(maxCount: maxBodies)) {
+            guard try r.readArrayHeader(maxCount: 2) == 2 else { throw PeerProtocolError("a checkpoint body is [kind, bytes]") }
+            let kind = try r.readUnsigned(), bytes = try r.readByteString()
+            // Kinds this node does not know (a later version's) are not its business.
+            guard let known = CheckpointBodies.Kind(rawValue: kind) else { continue }
+            guard bodies.updateValue(bytes, forKey: known) == nil else { throw PeerProtocolError("a checkpoint carries body \(kind) twice") }
+            guard CheckpointBodies.matches(bytes, kind: known, in: signed.header) else {
+                throw PeerProtocolError("a checkpoint's body \(kind) does not match its header")
+            }
+        }
+        return LedgerStore.StoredCheckpoint(signed: signed, bodies: bodies)
     }
 
     /// Decodes strictly: the exact shape of one message and nothing after it,
     /// every size bounded. Decoding proves nothing about signatures.
     public init(decoding bytes: [UInt8]) throws(PeerProtocolError) {
         do {
-            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: Self.maxFrameBytes, maxDepth: 4, maxItemCount: 2 * Int(Self.maxHeadsPage)))
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: Self.maxFrameBytes, maxDepth: 5, maxItemCount: 2 * Int(Self.maxHeadsPage)))
             self = try Self.read(&r)
             try r.expectEnd()
         } catch let error as PeerProtocolError {
@@ -213,6 +276,29 @@ extension PeerMessage {
                 entries.append(FinalEntry(envelope: envelope, certificate: Array(r.bytes[range])))
             }
             return .batches(request: request, entries: entries)
+        case .sealReport:
+            try expect(2); return .sealReport(try SealReport(decoding: try r.readByteString()))
+        case .checkpointProposal:
+            try expect(3)
+            let proposal = try CheckpointProposal(decoding: try r.readByteString())
+            var reports: [SealReport] = []
+            for _ in 0..<(try r.readArrayHeader(maxCount: Committee.maxValidators)) { reports.append(try SealReport(decoding: try r.readByteString())) }
+            return .checkpointProposal(proposal, reports: reports)
+        case .checkpointVote:
+            try expect(2); return .checkpointVote(try CheckpointVote(decoding: try r.readByteString()))
+        case .checkpoint:
+            try expect(3); return .checkpoint(try readCheckpoint(&r))
+        case .checkpointsRequest:
+            try expect(3); return .checkpointsRequest(request: try r.readUnsigned(), from: try r.readUnsigned())
+        case .checkpoints:
+            try expect(3)
+            let request = try r.readUnsigned()
+            var entries: [LedgerStore.StoredCheckpoint] = []
+            for _ in 0..<(try r.readArrayHeader(maxCount: maxCheckpointsPage)) {
+                guard try r.readArrayHeader(maxCount: 2) == 2 else { throw PeerProtocolError("a checkpoint entry is [signed, bodies]") }
+                entries.append(try readCheckpoint(&r))
+            }
+            return .checkpoints(request: request, entries: entries)
         }
     }
 }

@@ -109,7 +109,7 @@ enum PeerSession {
                         let plaintext = try buffer.withUnsafeReadableBytes { try receiver.open($0) }
                         let message = try PeerMessage(decoding: plaintext)
                         switch message {
-                        case .reply(let request, _), .heads(let request, _, _), .batches(let request, _):
+                        case .reply(let request, _), .heads(let request, _, _), .batches(let request, _), .checkpoints(let request, _):
                             // A reply to a request given up on is dropped.
                             _ = link.deliver(message, request: request)
                         default:

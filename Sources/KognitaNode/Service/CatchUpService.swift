@@ -35,6 +35,8 @@ struct CatchUpService: Service {
                 try await Task.sleep(for: .milliseconds(50))
             }
             var applied = 0
+            // The header chain first: certificates of later epochs verify only against their committees.
+            for link in await engine.connectedPeers() { await engine.followChain(with: link) }
             for link in await engine.connectedPeers() { applied += await synchronizer.syncAll(with: link) }
             if applied > 0 { logger.info("caught up: applied \(applied) final batches fetched from peers") }
             await engine.becomeReady()
@@ -42,6 +44,7 @@ struct CatchUpService: Service {
                 try await Task.sleep(for: Self.interval)
                 await engine.expireWaiters()
                 if let link = await engine.connectedPeers().randomElement() {
+                    await engine.followChain(with: link)
                     let repaired = await synchronizer.syncAll(with: link)
                     if repaired > 0 { logger.info("anti-entropy: applied \(repaired) final batches from \(link)") }
                 }

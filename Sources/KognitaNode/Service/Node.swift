@@ -17,8 +17,7 @@ public enum Node {
         do throws(KeyFileError) { identity = try KeyFile.load(configuration.identityPath) } catch {
             throw NodeStartError("cannot load the node identity: \(error). Make one with `kognita-node init` or `kognita genesis new`.")
         }
-        let committee = try genesis.committee()
-        let isValidator = committee.contains(identity.publicKey)
+        let genesisCommittee = try genesis.committee()
 
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
@@ -26,16 +25,19 @@ public enum Node {
         let genesisLedger = try genesis.authority()
         try store.initialise(genesisDigest: genesis.digest, accounts: genesisLedger.accounts, stakes: genesisLedger.stakes)
         let snapshot = try store.load()
-        let authority = Authority(committee: committee, minimumFee: genesis.minimumFee, rules: genesis.rules, accounts: snapshot.accounts,
+        let authority = Authority(committee: genesisCommittee, minimumFee: genesis.minimumFee, rules: genesis.rules, accounts: snapshot.accounts,
                                   stakes: snapshot.stakes, locks: snapshot.locks, carriedLocks: snapshot.carriedLocks,
                                   feePool: snapshot.feePool)
         let metrics = NodeMetrics()
         let committer = GroupCommitter(store: store, onTransaction: { metrics.commitTransactions.increment() })
-        let engine = NodeEngine(committee: committee, identity: identity, authority: authority, store: store,
-                                committer: committer, metrics: metrics, logger: logger)
+        let engine = try NodeEngine(genesisCommittee: genesisCommittee, genesisDigest: genesis.digest, start: genesis.startMillis,
+                                    checkpoints: snapshot.checkpoints, carried: snapshot.lastCarried, touched: snapshot.touched,
+                                    identity: identity, authority: authority, store: store, committer: committer, metrics: metrics, logger: logger)
+        let committee = await engine.committee
+        let isValidator = committee.contains(identity.publicKey)
         logger.info("node \(identity.publicKey) on \(genesis.network) as \(isValidator ? "validator" : "full node")", metadata: [
             "genesis": "\(genesis.digest.hex.prefix(16))", "accounts": "\(snapshot.accounts.count)", "locks": "\(snapshot.locks.count)",
-            "data": "\(configuration.dataDirectory)",
+            "epoch": "\(committee.epoch)", "data": "\(configuration.dataDirectory)",
         ])
 
         // Validators connect to the validators after them in id order (so each
@@ -43,14 +45,16 @@ public enum Node {
         let targets = genesis.validators
             .filter { isValidator ? $0.id > identity.publicKey : true }
             .compactMap { entry in PeerAddress(entry.address).map { DialTarget(identity: entry.id, address: $0) } }
+        let committees = engine.committees
         let peerIdentity = PeerIdentity(key: identity, role: isValidator ? .validator : .fullNode,
-                                        policy: HandshakePolicy(network: genesis.network, genesis: genesis.digest, committee: committee))
-        let handler = NodePeerHandler(engine: engine, store: store, committee: committee, metrics: metrics, logger: logger)
+                                        policy: HandshakePolicy(network: genesis.network, genesis: genesis.digest,
+                                                                acceptsValidator: { committees.isRecentValidator($0) }))
+        let handler = NodePeerHandler(engine: engine, store: store, committees: committees, metrics: metrics, logger: logger)
         let network = PeerNetwork(listen: configuration.peerListen, identity: peerIdentity, targets: targets, handler: handler,
                                   logger: logger, onRejected: { _ in metrics.badFrames.increment() })
-        let catchUp = CatchUpService(engine: engine, synchronizer: Synchronizer(engine: engine, committee: committee, logger: logger),
+        let catchUp = CatchUpService(engine: engine, synchronizer: Synchronizer(engine: engine, committees: committees, logger: logger),
                                      expectedPeers: Set(genesis.validators.map(\.id)).subtracting([identity.publicKey]), logger: logger)
-        var services: [any Service] = [network, catchUp]
+        var services: [any Service] = [network, catchUp, EpochClock(engine: engine)]
 
         var faucet: Faucet?
         if let path = configuration.faucetKeyPath {

@@ -55,6 +55,18 @@ public final class LedgerStore: Sendable {
                 CREATE TABLE carried_lock (account BLOB PRIMARY KEY, seq INTEGER NOT NULL, ids BLOB NOT NULL) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-checkpoints") { db in
+            // The header chain with the bodies this node has, and the
+            // accounts applied since the last checkpoint (what a seal report
+            // must name, even after a restart).
+            try db.execute(sql: """
+                CREATE TABLE checkpoint (epoch INTEGER PRIMARY KEY, digest BLOB NOT NULL, signed BLOB NOT NULL);
+                CREATE TABLE checkpoint_body (
+                    epoch INTEGER NOT NULL, kind INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (epoch, kind)
+                ) WITHOUT ROWID;
+                CREATE TABLE touched (account BLOB PRIMARY KEY) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -91,6 +103,12 @@ public final class LedgerStore: Sendable {
         public var stakes: [AccountID: Stake] = [:]
         public var carriedLocks: [AccountID: CarriedLock] = [:]
         public var feePool: Amount = .zero
+        /// The checkpoints adopted, in epoch order.
+        public var checkpoints: [SignedCheckpoint] = []
+        /// The locks the last checkpoint carried (its body 2), where the next cut starts.
+        public var lastCarried: [AccountID: CarriedLock] = [:]
+        /// Accounts applied since the last checkpoint.
+        public var touched: Set<AccountID> = []
     }
 
     /// Reads the whole ledger state (accounts are small: about 100 bytes each).
@@ -127,6 +145,17 @@ public final class LedgerStore: Sendable {
             if let pool = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fee_pool'") {
                 snapshot.feePool = Amount(UInt64(bitPattern: pool))
             }
+            for data in try Data.fetchAll(db, sql: "SELECT signed FROM checkpoint ORDER BY epoch") {
+                do throws(LedgerError) { snapshot.checkpoints.append(try SignedCheckpoint(decoding: [UInt8](data))) } catch {
+                    throw LedgerError("a stored checkpoint is damaged (\(error)); the database is damaged")
+                }
+            }
+            if let last = snapshot.checkpoints.last,
+               let body = try Data.fetchOne(db, sql: "SELECT bytes FROM checkpoint_body WHERE epoch = ? AND kind = ?",
+                                            arguments: [Int64(bitPattern: last.header.epoch), Int64(CheckpointBodies.Kind.carriedLocks.rawValue)]) {
+                snapshot.lastCarried = try CheckpointBodies.carriedLocks(decoding: [UInt8](body))
+            }
+            for data in try Data.fetchAll(db, sql: "SELECT account FROM touched") { snapshot.touched.insert(AccountID(try Self.bytes32(data))) }
             return snapshot
         }
     }
@@ -169,6 +198,80 @@ public final class LedgerStore: Sendable {
             if let feePool = changes.feePool {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('fee_pool', ?)",
                                arguments: [Int64(bitPattern: feePool.baseUnits)])
+            }
+            for checkpoint in changes.checkpoints {
+                let epoch = Int64(bitPattern: checkpoint.signed.header.epoch)
+                try db.execute(sql: "INSERT OR REPLACE INTO checkpoint (epoch, digest, signed) VALUES (?, ?, ?)",
+                               arguments: [epoch, Data(checkpoint.signed.header.digest.bytes), Data(checkpoint.signed.encoded())])
+                for (kind, bytes) in checkpoint.bodies {
+                    try db.execute(sql: "INSERT OR REPLACE INTO checkpoint_body (epoch, kind, bytes) VALUES (?, ?, ?)",
+                                   arguments: [epoch, Int64(kind.rawValue), Data(bytes)])
+                }
+                // A new epoch: what is touched from here on is touched in it.
+                // (Changes merged into this one may name accounts touched just
+                // before; reporting an account too many is harmless.)
+                try db.execute(sql: "DELETE FROM touched")
+            }
+            for account in changes.touched {
+                try db.execute(sql: "INSERT OR IGNORE INTO touched (account) VALUES (?)", arguments: [Data(account.rawValue.bytes)])
+            }
+        }
+    }
+
+    /// A checkpoint as stored, with the bodies this node has.
+    public struct StoredCheckpoint: Sendable, Hashable {
+        public let signed: SignedCheckpoint
+        public let bodies: [CheckpointBodies.Kind: [UInt8]]
+        public init(signed: SignedCheckpoint, bodies: [CheckpointBodies.Kind: [UInt8]]) {
+            self.signed = signed
+            self.bodies = bodies
+        }
+    }
+
+    /// The checkpoint of `epoch` (the latest when nil), with its stored bodies.
+    public func checkpoint(epoch: UInt64?) throws -> StoredCheckpoint? {
+        try pool.read { db in
+            let row: Row?
+            if let epoch {
+                row = try Row.fetchOne(db, sql: "SELECT epoch, signed FROM checkpoint WHERE epoch = ?", arguments: [Int64(bitPattern: epoch)])
+            } else {
+                row = try Row.fetchOne(db, sql: "SELECT epoch, signed FROM checkpoint ORDER BY epoch DESC LIMIT 1")
+            }
+            guard let row else { return nil }
+            let signedData: Data = row[1]
+            let signed: SignedCheckpoint
+            do throws(LedgerError) { signed = try SignedCheckpoint(decoding: [UInt8](signedData)) } catch {
+                throw LedgerError("a stored checkpoint is damaged (\(error)); the database is damaged")
+            }
+            var bodies: [CheckpointBodies.Kind: [UInt8]] = [:]
+            for body in try Row.fetchAll(db, sql: "SELECT kind, bytes FROM checkpoint_body WHERE epoch = ?", arguments: [row[0] as Int64]) {
+                if let kind = CheckpointBodies.Kind(rawValue: UInt64(body[0] as Int64)) { bodies[kind] = [UInt8](body[1] as Data) }
+            }
+            return StoredCheckpoint(signed: signed, bodies: bodies)
+        }
+    }
+
+    /// Checkpoints from `epoch` on, in order, at most `limit`, each with the
+    /// bodies a node needs to adopt it (carried locks, transitions, fees).
+    public func checkpointsForPeers(from epoch: UInt64, limit: Int) throws -> [StoredCheckpoint] {
+        let kinds: Set<CheckpointBodies.Kind> = [.carriedLocks, .transitions, .fees]
+        var result: [StoredCheckpoint] = []
+        var next = epoch
+        while result.count < limit, let stored = try checkpoint(epoch: next) {
+            result.append(StoredCheckpoint(signed: stored.signed, bodies: stored.bodies.filter { kinds.contains($0.key) }))
+            next += 1
+        }
+        return result
+    }
+
+    /// Signed checkpoints from `epoch` on, in order, at most `limit` (a peer following the chain).
+    public func checkpoints(from epoch: UInt64, limit: Int) throws -> [SignedCheckpoint] {
+        try pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT signed FROM checkpoint WHERE epoch >= ? ORDER BY epoch LIMIT ?",
+                              arguments: [Int64(bitPattern: epoch), limit]).map { data in
+                do throws(LedgerError) { return try SignedCheckpoint(decoding: [UInt8](data)) } catch {
+                    throw LedgerError("a stored checkpoint is damaged (\(error)); the database is damaged")
+                }
             }
         }
     }
@@ -302,12 +405,16 @@ public struct LedgerChanges: Sendable {
     /// When set, replaces every carried lock (a checkpoint was adopted).
     public var carriedLocks: [AccountID: CarriedLock]?
     public var feePool: Amount?
+    /// Accounts applied (whose head moved) in the current epoch.
+    public var touched: Set<AccountID> = []
+    /// Checkpoints adopted: stored, and the touched accounts start afresh.
+    public var checkpoints: [LedgerStore.StoredCheckpoint] = []
 
     public init() {}
 
     public var isEmpty: Bool {
         newLocks.isEmpty && releasedLocks.isEmpty && finalBatches.isEmpty && accounts.isEmpty && stakes.isEmpty
-            && carriedLocks == nil && feePool == nil
+            && carriedLocks == nil && feePool == nil && touched.isEmpty && checkpoints.isEmpty
     }
 
     /// Adds `other`, which happened after these changes.
@@ -322,5 +429,7 @@ public struct LedgerChanges: Sendable {
         stakes.merge(other.stakes) { _, later in later }
         if let carried = other.carriedLocks { carriedLocks = carried }
         if let pool = other.feePool { feePool = pool }
+        touched.formUnion(other.touched)
+        checkpoints += other.checkpoints
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KognitaCore
+import KognitaLedger
 import KognitaDevnet
 import KognitaNode
 import KognitaSystem
@@ -19,9 +20,10 @@ public final class LocalNetwork: Sendable {
 
     /// Makes a network of `validators` nodes, starts them all, waits until they are
     /// ready, runs `body`, then stops them.
-    public static func with<R>(validators: Int = 4, start: Bool = true, _ body: (LocalNetwork) async throws -> R) async throws -> R {
+    public static func with<R>(validators: Int = 4, start: Bool = true, rules: EpochRules = EpochRules(),
+                               _ body: (LocalNetwork) async throws -> R) async throws -> R {
         try await TemporaryDirectory.with { dir in
-            let network = try LocalNetwork(directory: dir, validators: validators)
+            let network = try LocalNetwork(directory: dir, validators: validators, rules: rules)
             defer { network.stopAll() }
             if start {
                 for index in 0..<validators { try network.start(index) }
@@ -31,13 +33,13 @@ public final class LocalNetwork: Sendable {
         }
     }
 
-    init(directory: String, validators: Int) throws {
+    init(directory: String, validators: Int, rules: EpochRules) throws {
         self.directory = directory
         size = validators
         let node = try Repository.builtProduct("kognita-node")
         // Nodes only: the broker's and the bridge's tools are never run.
         let tools = DevnetNetwork.Tools(node: node, bridge: "", agent: "", mosquitto: "", mosquittoPasswd: "", brokerScript: "")
-        net = try DevnetNetwork(directory: directory, tools: tools, network: try NetworkID(network), validators: validators, bridges: 0, devices: [])
+        net = try DevnetNetwork(directory: directory, tools: tools, network: try NetworkID(network), validators: validators, bridges: 0, devices: [], rules: rules)
     }
 
     /// The directory of node `index` (0-based: validator-1 is index 0).

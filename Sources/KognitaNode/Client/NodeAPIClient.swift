@@ -1,5 +1,6 @@
 import Foundation
 import KognitaCore
+import KognitaLedger
 
 /// The node's HTTP API with typed answers (``NodeStatusResponse``,
 /// ``AccountResponse``, ...): what the CLI, the devnet and the tests use.
@@ -49,6 +50,26 @@ public struct NodeAPIClient: Sendable {
         let body = try JSONEncoder().encode(FaucetRequest(account: account.hex, amount: amount))
         let response = try await http.request(.POST, "/v1/faucet", body: Array(body), contentType: "application/json", timeout: timeout)
         return try decode(AckResponse.self, response, "/v1/faucet")
+    }
+
+    /// `GET /v1/checkpoints/{epoch}` (the latest with nil), as JSON; nil when there is none yet.
+    public func checkpoint(_ epoch: UInt64?, timeout: Duration = .seconds(10)) async throws -> CheckpointResponse? {
+        let path = "/v1/checkpoints/\(epoch.map(String.init) ?? "latest")"
+        let response = try await http.request(.GET, path, timeout: timeout)
+        if response.status == 404 { return nil }
+        return try decode(CheckpointResponse.self, response, path)
+    }
+
+    /// The signed checkpoint of `epoch` (the latest with nil) as the node
+    /// stores it (CBOR, decoded here; not verified); nil when there is none.
+    public func signedCheckpoint(_ epoch: UInt64?, timeout: Duration = .seconds(10)) async throws -> SignedCheckpoint? {
+        let path = "/v1/checkpoints/\(epoch.map(String.init) ?? "latest")"
+        let response = try await http.request(.GET, path, headers: [("Accept", "application/cbor")], timeout: timeout)
+        if response.status == 404 { return nil }
+        guard response.status == 200 else { _ = try decode(ErrorResponse.self, response, path); throw NodeURLError("\(path): HTTP \(response.status)") }
+        do throws(LedgerError) { return try SignedCheckpoint(decoding: response.body) } catch {
+            throw NodeURLError("\(http.host):\(http.port) answered \(path) with bytes that are not a signed checkpoint: \(error)")
+        }
     }
 
     /// The answer as `T`; the node's error (a ``NodeAPIError``) for a 4xx or 5xx.

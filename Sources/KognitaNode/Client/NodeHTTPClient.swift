@@ -54,7 +54,7 @@ public struct NodeHTTPClient: Sendable {
 
     /// Sends one request and reads the whole response.
     public func request(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, contentType: String = "application/octet-stream",
-                        timeout: Duration = .seconds(60)) async throws -> Response {
+                        headers: [(String, String)] = [], timeout: Duration = .seconds(60)) async throws -> Response {
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -80,7 +80,7 @@ public struct NodeHTTPClient: Sendable {
         }
         defer { timer.cancel() }
         do {
-            return try await exchange(over: channel, method, path, body: body, contentType: contentType, timeout: timeout)
+            return try await exchange(over: channel, method, path, body: body, contentType: contentType, headers: headers, timeout: timeout)
         } catch where timedOut.withLock({ $0 }) {
             // Closing the channel is how the timeout stops the exchange; say
             // so, rather than NIO's "I/O on closed channel".
@@ -89,12 +89,13 @@ public struct NodeHTTPClient: Sendable {
     }
 
     private func exchange(over channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>, _ method: HTTPMethod, _ path: String,
-                          body: [UInt8]?, contentType: String, timeout: Duration) async throws -> Response {
+                          body: [UInt8]?, contentType: String, headers: [(String, String)], timeout: Duration) async throws -> Response {
         try await channel.executeThenClose { inbound, outbound in
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: basePath + path)
             head.headers.add(name: "Host", value: "\(host):\(port)")
             head.headers.add(name: "Connection", value: "close")
             head.headers.add(name: "User-Agent", value: "kognita")
+            for (name, value) in headers { head.headers.add(name: name, value: value) }
             if let body {
                 head.headers.add(name: "Content-Type", value: contentType)
                 head.headers.add(name: "Content-Length", value: "\(body.count)")

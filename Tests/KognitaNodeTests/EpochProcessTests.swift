@@ -1,0 +1,152 @@
+import Foundation
+import KognitaCore
+import KognitaLedger
+import KognitaNode
+import KognitaTesting
+import Testing
+
+/// Epochs on four real `kognita-node` processes with two-second epochs,
+/// while a device keeps paying: checkpoints keep coming, the leader of a
+/// round is killed with SIGKILL as its epoch ends and the next leader
+/// finishes, and the killed validator comes back three epochs later and
+/// catches up with the chain and the ledger.
+@Suite("Epochs on real nodes: checkpoints under load, the leader killed mid-round, a validator back after three epochs", .serialized)
+struct EpochProcessTests {
+    static let rules = EpochRules(epochMillis: 2_000)
+
+    /// Pays from `payer` one batch at a time, trying the nodes in turn (a
+    /// node may be down), and records every batch answered `final`.
+    final class Payer: @unchecked Sendable {
+        let lock = NSLock()
+        var finals: [(seq: UInt64, id: String)] = []
+        var lastFinal: (seq: UInt64, id: String)? { lock.withLock { finals.last } }
+        var count: Int { lock.withLock { finals.count } }
+        func record(_ seq: UInt64, _ id: String) { lock.withLock { finals.append((seq, id)) } }
+    }
+
+    func pay(_ net: LocalNetwork, from key: SigningKey, to recipient: AccountID, payer: Payer) async {
+        var seq: UInt64 = 1, prev = BatchID.zero, node = 0
+        while !Task.isCancelled {
+            guard let batch = try? SignedBatch.sign(Batch(network: try NetworkID(net.network), seq: seq, prev: prev, created: 1_767_225_600_000 + seq,
+                                                          transfers: [Transfer(to: recipient, amount: Amount(10), sensor: "meter", reading: Int64(seq))]),
+                                                    with: key) else { return }
+            // The same batch until it is final: to one node after another.
+            while !Task.isCancelled {
+                if let answer = try? await net.api(node % net.size).submit(batch.envelope, waitFinal: true, timeout: .seconds(8)),
+                   answer.ack.status == "final" {
+                    payer.record(seq, batch.id.rawValue.hex)
+                    break
+                }
+                node += 1
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            seq += 1
+            prev = batch.id
+            try? await Task.sleep(for: .milliseconds(60))
+        }
+    }
+
+    func waitUntil(_ what: String, within seconds: Double, _ condition: () async -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestSupportError("not within \(seconds) s: \(what)")
+    }
+
+    func epoch(_ net: LocalNetwork, _ index: Int) async -> UInt64? { try? await net.status(index).epoch }
+
+    /// The signed checkpoints 0..<count as node `index` serves them.
+    func chain(_ net: LocalNetwork, _ index: Int, count: UInt64) async throws -> [SignedCheckpoint] {
+        var result: [SignedCheckpoint] = []
+        for epoch in 0..<count {
+            result.append(try #require(try await net.api(index).signedCheckpoint(epoch), "node \(index) has no checkpoint \(epoch)"))
+        }
+        return result
+    }
+
+    @Test("checkpoints every epoch under payments; the next leader finishes a round whose leader was SIGKILLed; the validator returns after three epochs and holds the same chain and ledger")
+    func checkpointsSurviveLeaderLossAndReturn() async throws {
+        try await LocalNetwork.with(rules: Self.rules) { net in
+            let genesis = try Node.loadGenesis(net.genesisPath)
+            let genesisCommittee = try genesis.committee()
+            let identities = try (0..<net.size).map { try net.identity($0).publicKey }
+            let alice = SigningKey(), bob = SigningKey()
+            try await net.fund(alice.publicKey, 1_000_000)
+            let payer = Payer()
+            let payments = Task { await pay(net, from: alice, to: bob.publicKey, payer: payer) }
+            defer { payments.cancel() }
+
+            // Checkpoints come on every node while payments go on.
+            try await waitUntil("every node in epoch 2", within: 30) {
+                for index in 0..<net.size where (await epoch(net, index) ?? 0) < 2 { return false }
+                return true
+            }
+
+            // The leader of round 0 of the next epoch is killed as that epoch ends.
+            let target = (await epoch(net, 0) ?? 0) + 1
+            // The current committee (named by the last checkpoint); with no stake moving, the next is the same.
+            let current = try #require(try await net.api(0).signedCheckpoint(target - 2)).header.committee()
+            let next = try Committee(network: current.network, epoch: target, validators: current.validators)
+            let leader = CheckpointAgreement(committee: next, key: nil).leader(of: 0)
+            let victim = try #require(identities.firstIndex(of: leader))
+            let watcher = (victim + 1) % net.size
+            let survivors = (0..<net.size).filter { $0 != victim }
+            try await waitUntil("epoch \(target) about to end", within: 20) {
+                guard let status = try? await net.status(watcher), status.epoch == target,
+                      let endsIn = status.epochState?.endsInMillis else { return false }
+                return endsIn > 100 && endsIn < 800
+            }
+            _ = net.stop(victim, signal: SIGKILL)
+            #expect(!net.isRunning(victim))
+            try await waitUntil("the survivors decide checkpoint \(target) without its round-0 leader", within: 30) {
+                for index in survivors where (await epoch(net, index) ?? 0) <= target { return false }
+                return true
+            }
+            let decided = try #require(try await net.api(watcher).checkpoint(target))
+            #expect(decided.round >= 1, "the round-0 leader was dead, so a later round's leader must have proposed")
+            #expect(!decided.signers.contains(leader.hex))
+
+            // It stays down for three more epochs while payments go on, then comes back.
+            let paidWhileUp = payer.count
+            try await waitUntil("three more epochs without it", within: 40) {
+                for index in survivors where (await epoch(net, index) ?? 0) <= target + 3 { return false }
+                return true
+            }
+            #expect(payer.count > paidWhileUp, "payments must go on with three of four validators")
+            try net.start(victim)
+            try await net.waitUntilReady(victim, within: 60)
+            try await waitUntil("the returned validator signs a checkpoint again", within: 40) {
+                guard let latest = try? await net.api(watcher).checkpoint(nil) else { return false }
+                return latest.signers.contains(leader.hex)
+            }
+
+            // Payments stop; every node holds the same chain, verified from genesis, and the same ledger.
+            payments.cancel()
+            _ = await payments.value
+            try await net.waitForIdenticalLedgers(within: 30)
+            var epochs: [UInt64] = []
+            for index in 0..<net.size { epochs.append(await epoch(net, index) ?? 0) }
+            let common = try #require(epochs.min())
+            let reference = try await chain(net, watcher, count: common)
+            _ = try CheckpointChain.verify(reference, genesisDigest: genesis.digest, genesisCommittee: genesisCommittee)
+            for index in 0..<net.size {
+                // The same headers; the commit signatures each node gathered may differ (any quorum of precommits decides).
+                let theirs = try await chain(net, index, count: common)
+                #expect(theirs.map(\.header) == reference.map(\.header), "node \(index) holds another chain")
+                _ = try CheckpointChain.verify(theirs, genesisDigest: genesis.digest, genesisCommittee: genesisCommittee)
+                let status = try await net.status(index)
+                #expect(status.ledger.totalMoney == status.ledger.supply, "node \(index) does not conserve money")
+            }
+            // Every payment answered final is final everywhere.
+            let last = try #require(payer.lastFinal)
+            for index in 0..<net.size {
+                let head = try await net.account(index, alice.publicKey)
+                #expect(head.nextSeq >= last.seq + 1)
+                let final = try await net.api(index).finalBatch(last.id)
+                #expect(final != nil, "node \(index) lacks the last batch a device was told is final")
+            }
+        }
+    }
+}

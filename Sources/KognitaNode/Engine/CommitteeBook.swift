@@ -20,13 +20,12 @@ public final class CommitteeBook: Sendable {
     /// The committee of the latest epoch known.
     public var latest: Committee { state.withLock { $0.max { $0.key < $1.key }!.value } }
 
-    /// Whether `identity` sits on the latest committee or the one before (a
-    /// validator voted out still finishes its old epoch's business).
-    public func isRecentValidator(_ identity: PublicKey) -> Bool {
-        state.withLock { book in
-            let epochs = book.keys.sorted().suffix(2)
-            return epochs.contains { book[$0]!.contains(identity) }
-        }
+    /// Whether `identity` sat on any committee this node knows: such a
+    /// node may claim the validator role in a handshake (a validator voted
+    /// out keeps its role until it restarts; what it may do is decided per
+    /// message, by the committee of the message's epoch).
+    public func wasValidator(_ identity: PublicKey) -> Bool {
+        state.withLock { book in book.values.contains { $0.contains(identity) } }
     }
 
     func add(_ committee: Committee) { state.withLock { $0[committee.epoch] = committee } }

@@ -261,7 +261,7 @@ extension NodeEngine {
         let early = futureVotes
         futureVotes = []
         for vote in early { if let verified = try? vote.verify(for: next) { received(verified) } }
-        onAdopted?(checkpoint.signed)
+        onAdopted?(next, committeeAddresses())
     }
 
     /// Batches that waited out the seal: decided again in the new epoch.

@@ -71,8 +71,9 @@ public actor NodeEngine {
     var futureVotes: [Vote] = []
     static let maxFutureVotes = 4_096
     var fetchingCheckpoints = false
-    /// Called after each checkpoint is adopted (the node updates whom it dials).
-    var onAdopted: (@Sendable (SignedCheckpoint) -> Void)?
+    /// Called after each checkpoint is adopted, with the new committee and
+    /// its members' registered addresses (the node updates whom it dials).
+    var onAdopted: (@Sendable (Committee, [PublicKey: String]) -> Void)?
 
     public struct Counters: Sendable, Hashable, Codable {
         public var batchesReceived = 0
@@ -142,7 +143,7 @@ public actor NodeEngine {
     }
 
     /// Sets the hook called after each adopted checkpoint.
-    public func setOnAdopted(_ hook: @escaping @Sendable (SignedCheckpoint) -> Void) { onAdopted = hook }
+    public func setOnAdopted(_ hook: @escaping @Sendable (Committee, [PublicKey: String]) -> Void) { onAdopted = hook }
 
     // MARK: Queries
 

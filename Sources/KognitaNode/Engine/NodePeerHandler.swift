@@ -72,7 +72,7 @@ struct NodePeerHandler: PeerLinkHandler {
             }
 
         case let .refusal(batch, reason, detail, head):
-            guard link.role == .validator else { return violation(link, "only a validator refuses batches") }
+            guard link.role != .client else { return violation(link, "a client may not refuse batches") }
             await engine.refused(batch, Rejection(reason, detail, head: head), by: link.identity)
 
         case let .headsRequest(request, after, limit):

@@ -1,4 +1,5 @@
 import KognitaCore
+import KognitaSystem
 import Logging
 import NIOCore
 import NIOPosix
@@ -15,6 +16,52 @@ public struct DialTarget: Sendable, Hashable {
     }
 }
 
+/// Whom the node dials; it changes when a checkpoint names a new committee.
+/// ``PeerNetwork`` starts a dialer for each target added and stops the
+/// dialer (and its connection) of each target removed.
+public final class DialPlan: Sendable {
+    private let state: Protected<(targets: Set<DialTarget>, waiters: [CheckedContinuation<Void, Never>])>
+
+    public init(_ targets: [DialTarget]) { state = Protected((Set(targets), [])) }
+
+    public var targets: Set<DialTarget> { state.withLock { $0.targets } }
+
+    /// Replaces the targets (no change, no wake-up).
+    public func set(_ targets: [DialTarget]) {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            let new = Set(targets)
+            guard new != state.targets else { return [] }
+            state.targets = new
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Wakes every ``changed(from:)`` wait (on cancellation).
+    func wake() {
+        let waiters = state.withLock { state in
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the targets differ from `known`.
+    func changed(from known: Set<DialTarget>) async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state in
+                // Checked under the lock, so a cancellation either is seen
+                // here or finds this wait to wake.
+                if state.targets != known || Task.isCancelled { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+}
+
 /// The node's peer connections as a service: the listener for peers and
 /// clients, and one dialer per peer it is meant to reach, reconnecting with
 /// backoff and jitter. Each connection runs in its own child task, so a bad
@@ -22,7 +69,7 @@ public struct DialTarget: Sendable, Hashable {
 public struct PeerNetwork: Service {
     public let listen: PeerAddress
     public let identity: PeerIdentity
-    public let targets: [DialTarget]
+    public let plan: DialPlan
     let handler: any PeerLinkHandler
     let logger: Logger
     /// Called for every connection that failed its handshake or broke the protocol before it opened.
@@ -32,9 +79,16 @@ public struct PeerNetwork: Service {
 
     public init(listen: PeerAddress, identity: PeerIdentity, targets: [DialTarget], handler: any PeerLinkHandler, logger: Logger,
                 onRejected: @escaping @Sendable (any Error) -> Void = { _ in }, onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.init(listen: listen, identity: identity, plan: DialPlan(targets), handler: handler, logger: logger,
+                  onRejected: onRejected, onListening: onListening)
+    }
+
+    /// A network whose dial targets follow `plan`.
+    public init(listen: PeerAddress, identity: PeerIdentity, plan: DialPlan, handler: any PeerLinkHandler, logger: Logger,
+                onRejected: @escaping @Sendable (any Error) -> Void = { _ in }, onListening: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.listen = listen
         self.identity = identity
-        self.targets = targets
+        self.plan = plan
         self.handler = handler
         self.logger = logger
         self.onRejected = onRejected
@@ -68,9 +122,31 @@ public struct PeerNetwork: Service {
                         if !Task.isCancelled { logger.error("the peer listener stopped: \(error)") }
                     }
                 }
-                for target in targets {
-                    group.addTask { await dial(target) }
-                }
+                group.addTask { await superviseDialers() }
+            }
+        }
+    }
+
+    /// One dialer task per target in the plan, started and cancelled as the plan changes.
+    private func superviseDialers() async {
+        var dialers: [DialTarget: Task<Void, Never>] = [:]
+        defer { for task in dialers.values { task.cancel() } }
+        var known: Set<DialTarget> = []
+        while !Task.isCancelled {
+            let targets = plan.targets
+            for (target, task) in dialers where !targets.contains(target) {
+                task.cancel()
+                dialers[target] = nil
+            }
+            for target in targets where dialers[target] == nil {
+                dialers[target] = Task { await dial(target) }
+            }
+            known = targets
+            await withTaskCancellationHandler {
+                await plan.changed(from: known)
+            } onCancel: {
+                // Wake the wait so the loop sees the cancellation.
+                plan.wake()
             }
         }
     }

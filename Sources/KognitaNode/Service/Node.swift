@@ -40,17 +40,27 @@ public enum Node {
             "epoch": "\(committee.epoch)", "data": "\(configuration.dataDirectory)",
         ])
 
-        // Validators connect to the validators after them in id order (so each
-        // pair has one connection); full nodes connect to every validator.
-        let targets = genesis.validators
-            .filter { isValidator ? $0.id > identity.publicKey : true }
-            .compactMap { entry in PeerAddress(entry.address).map { DialTarget(identity: entry.id, address: $0) } }
+        // Validators connect to the committee members after them in id order
+        // (so each pair has one connection); full nodes connect to every
+        // member. The committee changes at checkpoints, and so do the targets.
+        let genesisAddresses = Dictionary(genesis.validators.map { ($0.id, $0.address) }, uniquingKeysWith: { first, _ in first })
+        let me = identity.publicKey
+        @Sendable func targets(_ committee: Committee, _ registered: [PublicKey: String]) -> [DialTarget] {
+            let dialsAll = !committee.contains(me)
+            return committee.validators.compactMap { validator in
+                guard validator.id != me, dialsAll || validator.id > me,
+                      let address = (registered[validator.id] ?? genesisAddresses[validator.id]).flatMap(PeerAddress.init) else { return nil }
+                return DialTarget(identity: validator.id, address: address)
+            }
+        }
+        let plan = DialPlan(targets(committee, await engine.committeeAddresses()))
+        await engine.setOnAdopted { committee, registered in plan.set(targets(committee, registered)) }
         let committees = engine.committees
         let peerIdentity = PeerIdentity(key: identity, role: isValidator ? .validator : .fullNode,
                                         policy: HandshakePolicy(network: genesis.network, genesis: genesis.digest,
-                                                                acceptsValidator: { committees.isRecentValidator($0) }))
+                                                                acceptsValidator: { committees.wasValidator($0) }))
         let handler = NodePeerHandler(engine: engine, store: store, committees: committees, metrics: metrics, logger: logger)
-        let network = PeerNetwork(listen: configuration.peerListen, identity: peerIdentity, targets: targets, handler: handler,
+        let network = PeerNetwork(listen: configuration.peerListen, identity: peerIdentity, plan: plan, handler: handler,
                                   logger: logger, onRejected: { _ in metrics.badFrames.increment() })
         let catchUp = CatchUpService(engine: engine, synchronizer: Synchronizer(engine: engine, committees: committees, logger: logger),
                                      expectedPeers: Set(genesis.validators.map(\.id)).subtracting([identity.publicKey]), logger: logger)

@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "KognitaCore", targets: ["KognitaCore"]),
         .library(name: "KognitaMQTT", targets: ["KognitaMQTT"]),
         .library(name: "KognitaLedger", targets: ["KognitaLedger"]),
+        // For the fuzz harnesses (Fuzz/), which decode peer frames.
+        .library(name: "KognitaNode", targets: ["KognitaNode"]),
         .executable(name: "kognita", targets: ["kognita"]),
         .executable(name: "kognita-agent", targets: ["kognita-agent"]),
         .executable(name: "kognita-node", targets: ["kognita-node"]),

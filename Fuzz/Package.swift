@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// libFuzzer harnesses for KognitaCore, built only by `make fuzz` (Scripts/fuzz.sh)
+// libFuzzer harnesses for KognitaCore, KognitaLedger and KognitaNode's decoders, built only by `make fuzz` (Scripts/fuzz.sh)
 // with -sanitize=fuzzer; kept out of the main package because a libFuzzer
 // executable has no main() of its own and would not link in a normal build.
 import PackageDescription
@@ -12,6 +12,14 @@ let package = Package(
         .executableTarget(
             name: "FuzzBatchVerifier",
             dependencies: ["CFuzzerDriver", .product(name: "KognitaCore", package: "kognita")]
+        ),
+        .executableTarget(
+            name: "FuzzEpochMessages",
+            dependencies: ["CFuzzerDriver", .product(name: "KognitaCore", package: "kognita"), .product(name: "KognitaLedger", package: "kognita")]
+        ),
+        .executableTarget(
+            name: "FuzzPeerMessages",
+            dependencies: ["CFuzzerDriver", .product(name: "KognitaNode", package: "kognita")]
         ),
     ],
     swiftLanguageModes: [.v6]

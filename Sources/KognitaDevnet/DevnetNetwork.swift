@@ -34,6 +34,11 @@ public final class DevnetNetwork: Sendable {
     public let network: NetworkID
     /// The validator nodes; validator-1 (index 0) serves the faucet.
     public let validators: [Component]
+    /// Extra nodes that start as full nodes and join the committee when
+    /// their account bonds and registers them (`--candidates`).
+    public let candidates: [Component]
+    let candidatePeerPorts: [Int]
+    let candidateAPIPorts: [Int]
     public let bridges: [Component]
     /// mosquitto; its files exist only in a network with bridges or devices.
     public let broker: Component
@@ -50,14 +55,21 @@ public final class DevnetNetwork: Sendable {
     public var faucetKeyPath: String { "\(netDirectory)/faucet.key" }
     public func nodeURL(_ index: Int) -> String { "http://127.0.0.1:\(apiBasePort + index + 1)" }
     public func nodeHome(_ index: Int) -> String { "\(netDirectory)/validator-\(index + 1)" }
-    var allComponents: [Component] { validators + bridges + [broker] }
+    var allComponents: [Component] { validators + candidates + bridges + [broker] }
+    public func candidateHome(_ index: Int) -> String { "\(netDirectory)/candidate-\(index + 1)" }
+    public func candidateURL(_ index: Int) -> String { "http://127.0.0.1:\(candidateAPIPorts[index])" }
+    /// Where peers reach candidate `index`.
+    public func candidatePeerAddress(_ index: Int) -> String { "127.0.0.1:\(candidatePeerPorts[index])" }
+    /// Every node's API: the validators', then the candidates'.
+    public var allNodeURLs: [String] { validators.indices.map(nodeURL) + candidates.indices.map(candidateURL) }
 
     /// Makes the network's files in `directory` and registers `devices`
     /// (id and broker password each) with the broker. Starts nothing. A
     /// network of nodes alone (no bridges, no devices) needs no broker and
     /// gets none of its files.
     public init(directory: String, tools: Tools, network: NetworkID = try! NetworkID("kognita-devnet"), validators count: Int,
-                bridges bridgeCount: Int, devices: [(id: AccountID, password: String)], rules: EpochRules = EpochRules()) throws {
+                bridges bridgeCount: Int, devices: [(id: AccountID, password: String)], rules: EpochRules = EpochRules(),
+                candidates candidateCount: Int = 0) throws {
         self.directory = directory
         self.tools = tools
         self.network = network
@@ -68,6 +80,8 @@ public final class DevnetNetwork: Sendable {
         brokerPort = try FreePort.find()
         let tlsPort = try FreePort.find()
         bridgeMetricsPorts = try (0..<bridgeCount).map { _ in try FreePort.find() }
+        candidatePeerPorts = try (0..<candidateCount).map { _ in try FreePort.find() }
+        candidateAPIPorts = try (0..<candidateCount).map { _ in try FreePort.find() }
 
         // The network: genesis, validator keys and node configs, the faucet key.
         do throws(NetworkFilesError) {
@@ -95,6 +109,33 @@ public final class DevnetNetwork: Sendable {
                       arguments: ["--config", "\(directory)/net/validator-\(index + 1)/node.toml"],
                       logFile: "\(directory)/net/validator-\(index + 1)/node.log")
         }
+
+        // Candidates: full nodes made as `kognita-node init` makes them.
+        var candidates: [Component] = []
+        for index in 0..<candidateCount {
+            let home = "\(directory)/net/candidate-\(index + 1)"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            do throws(FileError) { try KeyFile.save(SigningKey(), to: "\(home)/identity.key", replace: false) } catch {
+                throw DevnetError("cannot write the identity of candidate-\(index + 1): \(error.message)")
+            }
+            try Self.write("""
+                # Candidate \(index + 1) of the devnet: a full node until its account bonds and registers it.
+                [node]
+                identity = "file:identity.key"
+                genesis = "../genesis.toml"
+                data_directory = "data"
+
+                [peer]
+                listen = "127.0.0.1:\(candidatePeerPorts[index])"
+
+                [api]
+                listen = "127.0.0.1:\(candidateAPIPorts[index])"
+
+                """, to: "\(home)/node.toml", mode: 0o644)
+            candidates.append(Component(name: "candidate-\(index + 1)", kind: .node, executable: tools.node,
+                                        arguments: ["--config", "\(home)/node.toml"], logFile: "\(home)/node.log"))
+        }
+        self.candidates = candidates
 
         var bridges: [Component] = []
         for index in 0..<bridgeCount {
@@ -183,11 +224,29 @@ public final class DevnetNetwork: Sendable {
     /// Stops everything: bridges, then nodes, then the broker (SIGTERM, SIGKILL after 10 s).
     public func stopAll() {
         for bridge in bridges { bridge.stop() }
-        for node in validators { node.stop() }
+        for node in validators + candidates { node.stop() }
         broker.stop()
     }
 
     // MARK: - Probes
+
+    /// Starts every candidate and waits until each is ready.
+    func startCandidates(within seconds: Double = 60) async throws {
+        for candidate in candidates { try candidate.start() }
+        for index in candidates.indices {
+            let deadline = Monotonic.seconds() + seconds
+            while true {
+                guard candidates[index].isRunning else {
+                    throw DevnetError("candidate-\(index + 1) exited (\(candidates[index].exitDescription)):\n\(candidates[index].logTail())")
+                }
+                if let status = try? await NodeAPIClient(url: candidateURL(index)).status(timeout: .seconds(2)), status.ready { break }
+                guard Monotonic.seconds() < deadline else {
+                    throw DevnetError("candidate-\(index + 1) was not ready within \(Int(seconds)) s:\n\(candidates[index].logTail())")
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
 
     /// `GET /v1/status` of validator `index`; nil when it does not answer in time.
     public func nodeStatus(_ index: Int, timeout: Duration = .seconds(2)) async -> NodeStatusResponse? {

@@ -23,11 +23,15 @@ public struct DevnetReport: Sendable {
         var probe: Bool
         /// The epoch length of the devnet's genesis.
         var epochSeconds: UInt64
+        /// Extra nodes that join the committee part-way and leave again.
+        var candidates: Int
 
         public init(validators: Int, bridges: Int, devices: Int, realAgents: Int, rate: Int, batch: Int, duration: Int, killAt: Int?,
-                    directory: String, chaos: Double? = nil, seed: UInt64 = 0, probe: Bool = false, epochSeconds: UInt64 = 15) {
+                    directory: String, chaos: Double? = nil, seed: UInt64 = 0, probe: Bool = false, epochSeconds: UInt64 = 15,
+                    candidates: Int = 0) {
             self.probe = probe
             self.epochSeconds = epochSeconds
+            self.candidates = candidates
             self.chaos = chaos
             self.seed = seed
             self.validators = validators
@@ -51,6 +55,24 @@ public struct DevnetReport: Sendable {
     }
 
     var settings: Settings
+
+    /// One finished epoch: its checkpoint as validator-1 holds it.
+    struct CheckpointEntry: Sendable {
+        var epoch: UInt64
+        var digest: String
+        /// The committee of this epoch (the one that signed this checkpoint).
+        var committee: [String]
+        var signers: [String]
+        var round: UInt32
+        /// From the epoch's end by the clocks to validator-1 adopting the checkpoint.
+        var seconds: Double?
+    }
+
+    var checkpoints: [CheckpointEntry] = []
+    var chainsIdentical = false
+    var chainLengths: [Int] = []
+    /// How many checkpoints named a committee different from their own.
+    var committeeChanges: Int { checkpoints.indices.dropFirst().filter { checkpoints[$0].committee != checkpoints[$0 - 1].committee }.count }
     /// Seconds of load (production), as measured.
     var loadSeconds = 0.0
     var producedInLoad = 0
@@ -133,6 +155,16 @@ public struct DevnetReport: Sendable {
         lines.append("  ledgers     \(ledgers)")
         let money: String = moneyConserved ? "conserved: \(grouped(Int(clamping: supply))) on every node" : "NOT conserved: \(totalMoney) against supply \(supply)"
         lines.append("  money       \(money)")
+        if !checkpoints.isEmpty {
+            let sizes = checkpoints.map(\.committee.count)
+            var path: [Int] = []
+            for size in sizes where path.last != size { path.append(size) }
+            let rounds = checkpoints.map(\.round).max() ?? 0
+            let times = checkpoints.compactMap(\.seconds).sorted()
+            let median = times.isEmpty ? "" : String(format: ", decided %.2f s after the epoch's end (median)", times[times.count / 2])
+            lines.append("  epochs      \(checkpoints.count) checkpoints every \(settings.epochSeconds) s, committee sizes \(path.map(String.init).joined(separator: " -> ")) (\(committeeChanges) changes)")
+            lines.append("              highest round \(rounds)\(median); chains \(chainsIdentical ? "identical on all \(chainLengths.count) nodes" : "DIFFER: lengths \(chainLengths)")")
+        }
         if let chaos = settings.chaos {
             let kinds = ["validator", "bridge", "broker", "agent"].map { "\($0) \(chaosKills[$0] ?? 0)" }.joined(separator: ", ")
             lines.append("  chaos       \(totalChaosKills) kills (one every \(String(format: "%g", chaos)) s +-50%, seed \(settings.seed)): \(kinds)")
@@ -144,7 +176,7 @@ public struct DevnetReport: Sendable {
             lines.append("    \(name)" + String(format: " %8.1f s %8.1f MiB", row.cpuSeconds, Double(row.peakResidentBytes) / 1_048_576) + restarted)
         }
         lines.append("  data        \(settings.directory)")
-        lines.append(passed ? "PASSED: nothing lost or paid twice; ledgers identical; money conserved."
+        lines.append(passed ? "PASSED: nothing lost or paid twice; ledgers and checkpoint chains identical; money conserved."
                             : "FAILED:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
         return lines.joined(separator: "\n")
     }
@@ -161,6 +193,20 @@ public struct DevnetReport: Sendable {
                 ("batch", "\(settings.batch)"), ("duration_seconds", "\(settings.duration)"),
                 ("kill_at_seconds", settings.killAt.map { "\($0)" } ?? "null"), ("data", JSONText.string(settings.directory)),
                 ("chaos_seconds", settings.chaos.map(number) ?? "null"), ("seed", "\(settings.seed)"),
+                ("epoch_seconds", "\(settings.epochSeconds)"), ("candidates", "\(settings.candidates)"),
+            ])),
+            ("checkpoints", "[" + checkpoints.map { entry in
+                JSONText.object([
+                    ("epoch", "\(entry.epoch)"), ("digest", JSONText.string(entry.digest)),
+                    ("committee", "[" + entry.committee.map(JSONText.string).joined(separator: ",") + "]"),
+                    ("signers", "[" + entry.signers.map(JSONText.string).joined(separator: ",") + "]"),
+                    ("round", "\(entry.round)"), ("seconds", entry.seconds.map(number) ?? "null"),
+                ])
+            }.joined(separator: ",") + "]"),
+            ("checkpoint_chains", JSONText.object([
+                ("identical", chainsIdentical ? "true" : "false"),
+                ("lengths", "[" + chainLengths.map(String.init).joined(separator: ",") + "]"),
+                ("committee_changes", "\(committeeChanges)"),
             ])),
             ("chaos", JSONText.object([
                 ("total_kills", "\(totalChaosKills)"),

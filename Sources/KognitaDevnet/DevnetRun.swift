@@ -65,7 +65,7 @@ public final class DevnetRun: Sendable {
         let network = try DevnetNetwork(directory: directory, tools: tools, validators: settings.validators, bridges: settings.bridges,
                                         devices: devices.map { ($0.key.publicKey, $0.brokerPassword) } + realAgentKeys.map { ($0.0.publicKey, $0.2) }
                                             + [(probe.key.publicKey, probe.brokerPassword)],
-                                        rules: EpochRules(epochMillis: settings.epochSeconds * 1000))
+                                        rules: EpochRules(epochMillis: settings.epochSeconds * 1000), candidates: settings.candidates)
         var realAgents: [RealAgent] = []
         do {
             let report = try await run(network: network, devices: devices, realAgentKeys: realAgentKeys, realAgents: &realAgents, printer: &printer)
@@ -86,7 +86,11 @@ public final class DevnetRun: Sendable {
         printer.note("devnet: mosquitto on 127.0.0.1:\(network.brokerPort) (Config/mosquitto.conf, \(devices.count + realAgentKeys.count) devices registered)")
         for index in network.validators.indices { try network.validators[index].start() }
         for index in network.validators.indices { try await network.waitUntilReady(index) }
-        printer.note("devnet: \(network.validators.count) validators ready (HTTP \(network.nodeURL(0)) ...)")
+        printer.note("devnet: \(network.validators.count) validators ready (HTTP \(network.nodeURL(0)) ...); epochs of \(settings.epochSeconds) s")
+        if !network.candidates.isEmpty {
+            try await network.startCandidates()
+            printer.note("devnet: \(network.candidates.count) candidate nodes running as full nodes; they bond and register at \(Int(Double(settings.duration) * Self.joinAt)) s and unbond at \(Int(Double(settings.duration) * Self.leaveAt)) s")
+        }
         for index in network.bridges.indices { try await network.startBridge(index) }
         printer.note("devnet: \(network.bridges.count) bridge\(network.bridges.count == 1 ? "" : "s") connected to every node and the broker")
 
@@ -136,6 +140,8 @@ public final class DevnetRun: Sendable {
                              + "\(plan.maxValidatorsDown) validator\(plan.maxValidatorsDown == 1 ? "" : "s") down at once")
             }
             let chaosTask = chaos.map { chaos in Task { await chaos.run(from: loadStart) } }
+            let churn = CommitteeChurn(network: network, duration: Double(settings.duration), joinAt: Self.joinAt, leaveAt: Self.leaveAt)
+            let churnTask = network.candidates.isEmpty ? nil : Task { await churn.run(from: loadStart) }
             let probe = self.probe, fee = network.genesis.minimumFee
             let probeTask = settings.probe ? Task {
                 await probe.run(network: network.network, brokerPort: network.brokerPort, fee: fee, recipient: recipients[0])
@@ -164,6 +170,9 @@ public final class DevnetRun: Sendable {
                 second += 1
             }
             report.loadSeconds = Monotonic.seconds() - loadStart
+            await churnTask?.value
+            for line in churn.takeNotes() { printer.note(line) }
+            report.problems += churn.problems
             probeTask?.cancel()
             await probeTask?.value
             if settings.probe {
@@ -211,8 +220,9 @@ public final class DevnetRun: Sendable {
             printer.release()
 
             // The checks that need the network up: identical ledgers, money.
-            printer.note("devnet: checking the ledgers")
+            printer.note("devnet: checking the ledgers and the checkpoint chains")
             try await checkLedgers(network: network, into: &report)
+            await checkCheckpoints(network: network, into: &report)
 
             // Stop the devices, then the network (cleanly: SIGTERM).
             fleet.stop()
@@ -239,7 +249,7 @@ public final class DevnetRun: Sendable {
             throw error
         }
 
-        report.usage = network.validators.map(Self.usage) + network.bridges.map(Self.usage) + [Self.usage(network.broker)]
+        report.usage = network.validators.map(Self.usage) + network.candidates.map(Self.usage) + network.bridges.map(Self.usage) + [Self.usage(network.broker)]
             + realAgents.map { Self.usage($0.component) }
         report.usage.append(.init(name: "devices", kind: "devices", cpuSeconds: ProcStat.cpuSeconds() ?? 0,
                                   peakResidentBytes: ProcStat.peakResidentBytes() ?? 0, restarts: 0))
@@ -269,6 +279,52 @@ public final class DevnetRun: Sendable {
 
     // MARK: - Checks
 
+    /// When the candidates bond and register, and when they unbond, as fractions of the load.
+    static let joinAt = 0.2
+    static let leaveAt = 0.6
+
+    /// The checkpoint chain of every node: the same headers on all, each
+    /// chain verified from genesis (every header signed by more than 2/3 of
+    /// the weight of the committee its predecessor named); the report's list
+    /// from validator-1's.
+    private func checkCheckpoints(network: DevnetNetwork, into report: inout DevnetReport) async {
+        let genesis = network.genesis
+        guard let genesisCommittee = try? genesis.committee() else { return report.problems.append("the genesis committee is not valid") }
+        var chains: [[SignedCheckpoint]] = []
+        var adopted: [UInt64: UInt64] = [:]
+        for url in network.allNodeURLs {
+            guard let api = try? NodeAPIClient(url: url) else { continue }
+            var chain: [SignedCheckpoint] = []
+            while let next = try? await api.signedCheckpoint(UInt64(chain.count)) { chain.append(next) }
+            if chains.isEmpty {
+                for epoch in chain.indices {
+                    if let response = try? await api.checkpoint(UInt64(epoch)) { adopted[UInt64(epoch)] = response.adoptedAtMillis }
+                }
+            }
+            do throws(LedgerError) {
+                _ = try CheckpointChain.verify(chain, genesisDigest: genesis.digest, genesisCommittee: genesisCommittee)
+            } catch {
+                report.problems.append("the checkpoint chain of \(url) does not verify from genesis: \(error)")
+            }
+            chains.append(chain)
+        }
+        let common = chains.map(\.count).min() ?? 0
+        let reference = chains.first.map { Array($0.prefix(common)) } ?? []
+        report.chainsIdentical = !chains.isEmpty && chains.allSatisfy { $0.prefix(common).map(\.header) == reference.map(\.header) }
+        if !report.chainsIdentical { report.problems.append("the nodes hold different checkpoint chains") }
+        report.chainLengths = chains.map(\.count)
+        var committee = genesisCommittee.validators.map(\.id.hex)
+        var epochEnd = genesis.startMillis + settings.epochSeconds * 1000
+        for checkpoint in chains.first ?? [] {
+            let header = checkpoint.header
+            let seconds = adopted[header.epoch].map { $0 > epochEnd ? Double($0 - epochEnd) / 1000 : 0 }
+            report.checkpoints.append(.init(epoch: header.epoch, digest: header.digest.hex, committee: committee,
+                                            signers: checkpoint.signatures.map(\.validator.hex), round: checkpoint.round, seconds: seconds))
+            committee = header.nextCommittee.map(\.id.hex)
+            epochEnd = header.timestamp + settings.epochSeconds * 1000
+        }
+    }
+
     private func checkLedgers(network: DevnetNetwork, into report: inout DevnetReport) async throws {
         // Certificates reach every node within moments; wait for them to agree.
         let deadline = Monotonic.seconds() + 30
@@ -276,6 +332,9 @@ public final class DevnetRun: Sendable {
         repeat {
             statuses = []
             for index in network.validators.indices { statuses.append(await network.nodeStatus(index, timeout: .seconds(5))) }
+            for index in network.candidates.indices {
+                statuses.append(try? await NodeAPIClient(url: network.candidateURL(index)).status(timeout: .seconds(5)))
+            }
             let digests = statuses.map { $0?.ledger.digest ?? "" }
             if Set(digests).count == 1 && !digests[0].isEmpty { break }
             try await Task.sleep(for: .milliseconds(250))
@@ -462,6 +521,14 @@ struct Monitor {
             for await (index, status) in group { result[index] = status }
             return result
         }
+        let candidateStatuses = await withTaskGroup(of: (Int, NodeStatusResponse?).self) { group in
+            for index in network.candidates.indices {
+                group.addTask { (index, try? await NodeAPIClient(url: network.candidateURL(index)).status(timeout: .milliseconds(700))) }
+            }
+            var result: [Int: NodeStatusResponse] = [:]
+            for await (index, status) in group { result[index] = status }
+            return result
+        }
         let bridgeMetrics = await withTaskGroup(of: (Int, DevnetNetwork.BridgeMetrics?).self) { group in
             for index in network.bridges.indices { group.addTask { (index, await network.bridgeMetrics(index, timeout: .milliseconds(700))) } }
             var result: [Int: DevnetNetwork.BridgeMetrics] = [:]
@@ -477,6 +544,12 @@ struct Monitor {
             let state = !node.isRunning ? "down" : status == nil ? "starting" : status!.ready ? "ready" : "catching up"
             let detail = status.map { "peers \($0.validatorsConnected)/\(network.validators.count - 1)  final \(grouped($0.counters.transfersFinal)) tx" } ?? ""
             rows.append(.init(name: node.name, state: state, cpuPercent: cpu(node.name, node.cpuSeconds), residentBytes: node.residentBytes, detail: detail))
+        }
+        for (index, candidate) in network.candidates.enumerated() {
+            let status = candidateStatuses[index]
+            let state = !candidate.isRunning ? "down" : status == nil ? "starting" : status!.role
+            let detail = status.map { "epoch \($0.epoch)  final \(grouped($0.counters.transfersFinal)) tx" } ?? ""
+            rows.append(.init(name: candidate.name, state: state, cpuPercent: cpu(candidate.name, candidate.cpuSeconds), residentBytes: candidate.residentBytes, detail: detail))
         }
         for (index, bridge) in network.bridges.enumerated() {
             let metrics = bridgeMetrics[index]
@@ -500,7 +573,11 @@ struct Monitor {
             devices: settings.devices, producedPerSecond: Double(totals.madeTransfers - lastTotals.madeTransfers) / interval,
             finalPerSecond: Double(finalThisSecond) / interval, totalFinal: totals.finalTransfers,
             latency: LatencySummary(window), pendingTransfers: totals.pendingTransfers, pendingBatches: totals.pendingBatches,
-            connectedDevices: totals.connectedDevices, rejections: totals.rejections, rows: rows)
+            connectedDevices: totals.connectedDevices, rejections: totals.rejections, rows: rows,
+            epoch: statuses[0].map { status in
+                let endsIn = Double(status.epochState?.endsInMillis ?? 0) / 1000
+                return (status.epoch, status.committee.count, endsIn, Int(status.epoch))
+            })
         // Per second of this frame's interval (a frame can come late when the machine is saturated).
         return (frame, Int((Double(finalThisSecond) / interval).rounded()))
     }

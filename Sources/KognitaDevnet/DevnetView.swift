@@ -26,6 +26,8 @@ struct DevnetFrame: Sendable {
     var connectedDevices: Int
     var rejections: [String: Int]
     var rows: [Row]
+    /// The epoch, its committee's size and the seconds to its end (validator-1's view).
+    var epoch: (number: UInt64, committee: Int, endsIn: Double, checkpoints: Int)?
 
     /// The frame for a terminal, each line at most 80 columns.
     var lines: [String] {
@@ -38,6 +40,7 @@ struct DevnetFrame: Sendable {
             fit("submit to final (this second)  p50 \(milliseconds(latency.p50))   p99 \(milliseconds(latency.p99))   batches \(latency.count)"),
             fit("pending      \(grouped(pendingTransfers)) transfers in \(grouped(pendingBatches)) batches   devices online \(connectedDevices)/\(devices)"),
             fit("rejected     \(rejectionText)"),
+            fit("epoch        " + (epoch.map { "\($0.number)   committee \($0.committee)   next checkpoint in \(String(format: "%.0f", $0.endsIn)) s   checkpoints \($0.checkpoints)" } ?? "-")),
             rule,
             "\(pad("component", 13))\(pad("state", 12))\(padLeft("cpu %", 6))\(padLeft("rss MiB", 9))  detail",
         ]
@@ -53,7 +56,7 @@ struct DevnetFrame: Sendable {
         let down = rows.filter { !["ready", "up", "running"].contains($0.state) }.map { "\($0.name) \($0.state)" }
         return "devnet \(phase) t=\(Int(elapsed))s produced/s=\(Int(producedPerSecond)) final/s=\(Int(finalPerSecond)) "
             + "p50=\(milliseconds(latency.p50)) p99=\(milliseconds(latency.p99)) pending=\(pendingTransfers) "
-            + "online=\(connectedDevices)/\(devices) rejected=\(rejections.isEmpty ? "none" : rejections.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))"
+            + "online=\(connectedDevices)/\(devices) " + (epoch.map { "epoch=\($0.number) committee=\($0.committee) " } ?? "") + "rejected=\(rejections.isEmpty ? "none" : rejections.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))"
             + (down.isEmpty ? "" : " down=\(down.joined(separator: ","))")
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import KognitaDevnet
+import KognitaLedger
 import KognitaSystem
 
 /// `kognita devnet`: a whole network on this machine, driven by simulated
@@ -29,6 +30,9 @@ struct DevnetCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Epoch length: the committee agrees on a checkpoint this often (short, so a one-minute run sees several).", valueName: "seconds"))
     var epochSeconds: UInt64 = 15
+
+    @Option(help: ArgumentHelp("Extra nodes that bond, register and join the committee part-way through the load, then unbond and leave.", valueName: "K"))
+    var candidates = 0
 
     @Option(help: "Validator nodes (1 to 16).")
     var validators = 4
@@ -62,6 +66,10 @@ struct DevnetCommand: ParsableCommand {
         guard (1...8).contains(bridges) else { throw CLIError("--bridges must be from 1 to 8") }
         guard (1...5000).contains(devices) else { throw CLIError("--devices must be from 1 to 5000") }
         guard (0...16).contains(realAgents) else { throw CLIError("--real-agents must be from 0 to 16") }
+        guard (0...8).contains(candidates) else { throw CLIError("--candidates must be from 0 to 8") }
+        guard validators + candidates <= EpochRules.defaultCommitteeSize else {
+            throw CLIError("--validators plus --candidates must fit the committee size (\(EpochRules.defaultCommitteeSize))")
+        }
         guard (1...86_400).contains(epochSeconds) else { throw CLIError("--epoch-seconds must be from 1 to 86400, not \(epochSeconds)") }
         guard (1...1024).contains(batch) else { throw CLIError("--batch must be from 1 to 1024") }
         guard (1...86_400).contains(duration) else { throw CLIError("--duration must be from 1 to 86400 seconds") }
@@ -93,7 +101,7 @@ struct DevnetCommand: ParsableCommand {
         let settings = DevnetReport.Settings(validators: validators, bridges: bridges, devices: devices, realAgents: realAgents, rate: rate,
                                              batch: batch, duration: duration, killAt: killAt, directory: directory,
                                              chaos: chaos, seed: seed ?? UInt64.random(in: 1...999_999), probe: probe,
-                                             epochSeconds: epochSeconds)
+                                             epochSeconds: epochSeconds, candidates: candidates)
         let devnet = DevnetRun(settings: settings, tools: tools)
 
         // Ctrl-C ends the load early, a second one skips the waiting; the

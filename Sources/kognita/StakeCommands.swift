@@ -21,24 +21,11 @@ struct AccountKeyOptions: ParsableArguments {
 /// the node knows it), submits it and waits until it is final.
 func submitOperations(_ operations: [KognitaCore.Operation], account key: SigningKey, fee: UInt64, node: NodeOption) throws -> AckResponse {
     let api = try node.api()
-    let account = key.publicKey
-    let (status, head) = try blocking { (try await api.status(), try await api.account(account)) }
-    let network: NetworkID
-    do throws(ProtocolError) { network = try NetworkID(status.network) } catch { throw CLIError("the node names its network '\(status.network)': \(error.message)") }
-    let prev: BatchID
-    do throws(HexError) { prev = try BatchID(hex: head.lastFinal) } catch { throw CLIError("the node's last final batch '\(head.lastFinal)' is not hex: \(error)") }
-    let batch: SignedBatch
-    do throws(ProtocolError) {
-        batch = try SignedBatch.sign(Batch(network: network, seq: head.nextSeq, prev: prev, created: WallClock.unixMillis(),
-                                           fee: Amount(fee), transfers: [], operations: operations), with: key)
-    } catch {
-        throw CLIError("the operation does not make a valid batch: \(error.message)")
-    }
-    let (_, ack) = try blocking { try await api.submit(batch.envelope, waitFinal: true) }
+    let ack = try blocking { try await api.submitOperations(operations, account: key, fee: Amount(fee)) }
     switch ack.status {
     case "final": return ack
     case "rejected": throw CLIError("rejected: \(ack.error ?? "error"): \(ack.detail ?? "")")
-    default: throw CLIError("batch \(batch.id) is \(ack.status), not final yet; check it later with GET /v1/batches/\(batch.id)")
+    default: throw CLIError("batch \(ack.id ?? "?") is \(ack.status), not final yet; check it later with GET /v1/batches/\(ack.id ?? "ID")")
     }
 }
 

@@ -228,6 +228,8 @@ public struct CheckpointResponse: Codable, Sendable, Hashable {
     public var round: UInt32
     /// The validators whose commit signatures it carries (hex ids).
     public var signers: [String]
+    /// When the answering node adopted it (ms since 1970); local to that node, not signed.
+    public var adoptedAtMillis: UInt64?
 
     public struct Body: Codable, Sendable, Hashable {
         public var kind: UInt64
@@ -247,7 +249,8 @@ public struct CheckpointResponse: Codable, Sendable, Hashable {
         }
     }
 
-    public init(_ checkpoint: SignedCheckpoint) {
+    public init(_ checkpoint: SignedCheckpoint, adoptedAtMillis: UInt64? = nil) {
+        self.adoptedAtMillis = adoptedAtMillis
         let header = checkpoint.header
         epoch = header.epoch
         digest = header.digest.hex
@@ -262,6 +265,7 @@ public struct CheckpointResponse: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case epoch, digest, previous, timestamp, bodies, round, signers
+        case adoptedAtMillis = "adopted_at_ms"
         case stateRoot = "state_root"
         case nextCommittee = "next_committee"
     }

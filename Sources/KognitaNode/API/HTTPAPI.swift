@@ -120,7 +120,7 @@ public struct HTTPAPI: Sendable {
             faucet: faucet?.hex,
             epochState: .init(endsAtMillis: snapshot.epoch.endMillis, endsInMillis: snapshot.epoch.endMillis > now ? snapshot.epoch.endMillis - now : 0,
                               sealed: snapshot.epoch.sealed, round: snapshot.epoch.round,
-                              lastCheckpoint: snapshot.epoch.lastCheckpoint.map(CheckpointResponse.init)))
+                              lastCheckpoint: snapshot.epoch.lastCheckpoint.map { CheckpointResponse($0) }))
     }
 
     /// `GET /v1/checkpoints/{epoch|latest}`.
@@ -142,7 +142,7 @@ public struct HTTPAPI: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/cbor"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: stored.signed.encoded())))
         }
-        return Self.json(.ok, CheckpointResponse(stored.signed))
+        return Self.json(.ok, CheckpointResponse(stored.signed, adoptedAtMillis: stored.adoptedAtMillis == 0 ? nil : stored.adoptedAtMillis))
     }
 
     func pay(_ request: Request) async throws -> Response {

@@ -1,6 +1,7 @@
 import Foundation
 import KognitaCore
 import KognitaLedger
+import KognitaSystem
 
 /// The node's HTTP API with typed answers (``NodeStatusResponse``,
 /// ``AccountResponse``, ...): what the CLI, the devnet and the tests use.
@@ -70,6 +71,20 @@ public struct NodeAPIClient: Sendable {
         do throws(LedgerError) { return try SignedCheckpoint(decoding: response.body) } catch {
             throw NodeURLError("\(http.host):\(http.port) answered \(path) with bytes that are not a signed checkpoint: \(error)")
         }
+    }
+
+    /// Signs a batch of `operations` (contract version 2) at the account's
+    /// next seq as this node knows it, submits it and waits for the outcome:
+    /// the final ack, or a ``NodeAPIError``-free ack that says `rejected`.
+    public func submitOperations(_ operations: [KognitaCore.Operation], account key: SigningKey, fee: Amount = .zero,
+                                 timeout: Duration = .seconds(60)) async throws -> AckResponse {
+        let status = try await self.status()
+        let head = try await account(key.publicKey)
+        let network = try NetworkID(status.network)
+        let prev = try BatchID(hex: head.lastFinal)
+        let batch = try SignedBatch.sign(Batch(network: network, seq: head.nextSeq, prev: prev, created: WallClock.unixMillis(),
+                                               fee: fee, transfers: [], operations: operations), with: key)
+        return try await submit(batch.envelope, waitFinal: true, timeout: timeout).ack
     }
 
     /// The answer as `T`; the node's error (a ``NodeAPIError``) for a 4xx or 5xx.

@@ -110,11 +110,25 @@ extension NodeEngine {
         case check(CheckpointHeader)
     }
 
-    /// Applies what the cut needs (withheld certificates, then batches
-    /// fetched from the validators that reported the highest heads), then builds.
+    /// Brings the ledger to `cut`, then builds (as leader) or checks a
+    /// header. Withheld certificates below the cut apply at once; most of
+    /// the rest are certificates still forming here from votes in flight,
+    /// so the node waits ``cutGrace`` for them before it fetches what is
+    /// still missing from the validators that reported the highest heads.
+    /// The build or check runs as soon as the last account reaches the cut.
     private func bringToCut(_ cut: EpochCut, then purpose: CutPurpose) {
         let epoch = committee.epoch
-        // Cuts only grow from round to round; the highest one asked for is the target.
+        if var current = approach, current.cut == cut {
+            current.purposes.append(purpose)
+            approach = current
+            return
+        }
+        // A new cut (a later round's, which holds at least as much): what
+        // waited on the old one is answered from the ledger as it stands.
+        if let old = approach {
+            approach = nil
+            for waiting in old.purposes { finish(old.cut, waiting, epoch: epoch) }
+        }
         cutTarget = cut
         let past = authority.distance(to: cut, touched: touched).filter { $0.value.have > $0.value.need }
         guard past.isEmpty else {
@@ -126,24 +140,49 @@ extension NodeEngine {
             withheld[key] = nil
             applyCertified(entry.0, entry.1)
         }
-        let missing = authority.distance(to: cut, touched: touched)
+        let missing = authority.distance(to: cut, touched: touched).mapValues(\.need)
         guard !missing.isEmpty else { return finish(cut, purpose, epoch: epoch) }
-        // Fetch each account from a validator whose report has the cut's head.
-        var sources: [AccountID: PeerLink] = [:]
-        for (account, range) in missing {
-            let reporter = cut.reports.first { report in report.heads.contains { $0.account == account && $0.nextSeq == range.need } }?.validator
-            sources[account] = reporter.flatMap { nodeLinks[$0] } ?? nodeLinks.values.randomElement()
-        }
-        let synchronizer = Synchronizer(engine: self, committees: committees, logger: logger)
+        approach = CutApproach(cut: cut, purposes: [purpose], missing: missing)
         Task {
-            await withTaskGroup(of: Void.self) { group in
-                for (account, range) in missing {
-                    guard let link = sources[account] else { continue }
-                    group.addTask { await synchronizer.fetch(account: account, from: range.have, upTo: range.need, from: link) }
-                }
-            }
-            await self.finish(cut, purpose, epoch: epoch)
+            try? await Task.sleep(for: Self.cutGrace)
+            await self.fetchMissing(cut, epoch: epoch)
         }
+    }
+
+    /// How long a validator waits for certificates in flight before it fetches what its cut still misses.
+    static let cutGrace = Duration.milliseconds(150)
+
+    /// Called for each applied batch while approaching a cut.
+    func approached(_ account: AccountID) {
+        guard var current = approach, let need = current.missing[account], authority.state(of: account).nextSeq >= need else { return }
+        current.missing[account] = nil
+        approach = current
+        if current.missing.isEmpty { completeApproach() }
+    }
+
+    private func fetchMissing(_ cut: EpochCut, epoch: UInt64) async {
+        guard let current = approach, current.cut == cut, epoch == committee.epoch else { return }
+        var sources: [AccountID: (PeerLink, have: UInt64, need: UInt64)] = [:]
+        for (account, need) in current.missing {
+            let reporter = cut.reports.first { report in report.heads.contains { $0.account == account && $0.nextSeq == need } }?.validator
+            guard let link = reporter.flatMap({ nodeLinks[$0] }) ?? nodeLinks.values.randomElement() else { continue }
+            sources[account] = (link, authority.state(of: account).nextSeq, need)
+        }
+        logger.info("fetching \(sources.count) accounts' final batches to reach the cut of epoch \(epoch)")
+        let synchronizer = Synchronizer(engine: self, committees: committees, logger: logger)
+        await withTaskGroup(of: Void.self) { group in
+            for (account, source) in sources {
+                group.addTask { await synchronizer.fetch(account: account, from: source.have, upTo: source.need, from: source.0) }
+            }
+        }
+        // Whatever could be fetched is applied: answer now, reached or not.
+        if let still = approach, still.cut == cut, epoch == committee.epoch { completeApproach() }
+    }
+
+    private func completeApproach() {
+        guard let done = approach else { return }
+        approach = nil
+        for purpose in done.purposes { finish(done.cut, purpose, epoch: committee.epoch) }
     }
 
     private func finish(_ cut: EpochCut, _ purpose: CutPurpose, epoch: UInt64) {
@@ -229,7 +268,9 @@ extension NodeEngine {
             changes.stakes[entry.account] = .some(authority.stakes[entry.account])
         }
         changes.carriedLocks = authority.carriedLocks
-        changes.checkpoints = [checkpoint]
+        var stored = checkpoint
+        stored.adoptedAtMillis = WallClock.unixMillis()
+        changes.checkpoints = [stored]
         _ = committer.submit(changes)
 
         committees.add(next)
@@ -240,6 +281,7 @@ extension NodeEngine {
         checkpoints.append(checkpoint.signed)
         touched = []
         cutTarget = nil
+        approach = nil
         builtBodies = [:]
         session = EpochSession(committee: next, rules: authority.rules, previous: header.digest, previousTimestamp: header.timestamp,
                                previouslyCarried: carried, key: identity)

@@ -63,6 +63,13 @@ public actor NodeEngine {
     var withheld: [BatchKey: (SignedBatch, VerifiedCertificate)] = [:]
     /// While bringing the ledger to a cut: certificates below its heads apply.
     var cutTarget: EpochCut?
+    /// The cut being approached, what waits on it, and the accounts still short of it (by the next seq needed).
+    var approach: CutApproach?
+    struct CutApproach {
+        let cut: EpochCut
+        var purposes: [CutPurpose]
+        var missing: [AccountID: UInt64]
+    }
     /// Bodies of the headers this node built, by digest, for adopting the decided one.
     var builtBodies: [Bytes32: CheckpointBodies] = [:]
     /// Batches decided while sealed: locked, voted on in the next epoch.
@@ -503,6 +510,7 @@ public actor NodeEngine {
                 changes.finalBatches.append((final, bytes, now))
             }
             let ticket = committer.submit(changes)
+            if approach != nil { for final in applied.batches { approached(final.signer) } }
             for (final, bytes) in zip(applied.batches, encoded) {
                 let key = BatchKey(final)
                 counters.batchesFinal += 1

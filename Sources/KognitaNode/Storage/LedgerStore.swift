@@ -60,7 +60,7 @@ public final class LedgerStore: Sendable {
             // accounts applied since the last checkpoint (what a seal report
             // must name, even after a restart).
             try db.execute(sql: """
-                CREATE TABLE checkpoint (epoch INTEGER PRIMARY KEY, digest BLOB NOT NULL, signed BLOB NOT NULL);
+                CREATE TABLE checkpoint (epoch INTEGER PRIMARY KEY, digest BLOB NOT NULL, signed BLOB NOT NULL, adopted_at INTEGER NOT NULL);
                 CREATE TABLE checkpoint_body (
                     epoch INTEGER NOT NULL, kind INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (epoch, kind)
                 ) WITHOUT ROWID;
@@ -201,8 +201,9 @@ public final class LedgerStore: Sendable {
             }
             for checkpoint in changes.checkpoints {
                 let epoch = Int64(bitPattern: checkpoint.signed.header.epoch)
-                try db.execute(sql: "INSERT OR REPLACE INTO checkpoint (epoch, digest, signed) VALUES (?, ?, ?)",
-                               arguments: [epoch, Data(checkpoint.signed.header.digest.bytes), Data(checkpoint.signed.encoded())])
+                try db.execute(sql: "INSERT OR REPLACE INTO checkpoint (epoch, digest, signed, adopted_at) VALUES (?, ?, ?, ?)",
+                               arguments: [epoch, Data(checkpoint.signed.header.digest.bytes), Data(checkpoint.signed.encoded()),
+                                           Int64(bitPattern: checkpoint.adoptedAtMillis)])
                 for (kind, bytes) in checkpoint.bodies {
                     try db.execute(sql: "INSERT OR REPLACE INTO checkpoint_body (epoch, kind, bytes) VALUES (?, ?, ?)",
                                    arguments: [epoch, Int64(kind.rawValue), Data(bytes)])
@@ -222,9 +223,12 @@ public final class LedgerStore: Sendable {
     public struct StoredCheckpoint: Sendable, Hashable {
         public let signed: SignedCheckpoint
         public let bodies: [CheckpointBodies.Kind: [UInt8]]
-        public init(signed: SignedCheckpoint, bodies: [CheckpointBodies.Kind: [UInt8]]) {
+        /// When this node adopted it (ms since 1970; 0 when not known). Local: never sent to peers.
+        public var adoptedAtMillis: UInt64
+        public init(signed: SignedCheckpoint, bodies: [CheckpointBodies.Kind: [UInt8]], adoptedAtMillis: UInt64 = 0) {
             self.signed = signed
             self.bodies = bodies
+            self.adoptedAtMillis = adoptedAtMillis
         }
     }
 
@@ -233,9 +237,9 @@ public final class LedgerStore: Sendable {
         try pool.read { db in
             let row: Row?
             if let epoch {
-                row = try Row.fetchOne(db, sql: "SELECT epoch, signed FROM checkpoint WHERE epoch = ?", arguments: [Int64(bitPattern: epoch)])
+                row = try Row.fetchOne(db, sql: "SELECT epoch, signed, adopted_at FROM checkpoint WHERE epoch = ?", arguments: [Int64(bitPattern: epoch)])
             } else {
-                row = try Row.fetchOne(db, sql: "SELECT epoch, signed FROM checkpoint ORDER BY epoch DESC LIMIT 1")
+                row = try Row.fetchOne(db, sql: "SELECT epoch, signed, adopted_at FROM checkpoint ORDER BY epoch DESC LIMIT 1")
             }
             guard let row else { return nil }
             let signedData: Data = row[1]
@@ -247,7 +251,7 @@ public final class LedgerStore: Sendable {
             for body in try Row.fetchAll(db, sql: "SELECT kind, bytes FROM checkpoint_body WHERE epoch = ?", arguments: [row[0] as Int64]) {
                 if let kind = CheckpointBodies.Kind(rawValue: UInt64(body[0] as Int64)) { bodies[kind] = [UInt8](body[1] as Data) }
             }
-            return StoredCheckpoint(signed: signed, bodies: bodies)
+            return StoredCheckpoint(signed: signed, bodies: bodies, adoptedAtMillis: UInt64(bitPattern: row[2] as Int64))
         }
     }
 

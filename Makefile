@@ -32,7 +32,7 @@ test: setup
 	KOGNITA_REQUIRE_INTEROP=1 KOGNITA_AGENT_BINARY=$(CURDIR)/.build-embedded/kognita-agent \
 		$(SWIFT) test --skip-build --filter 'AgentProcessTests|wholePathSurvivesKills'
 
-## fuzz: libFuzzer on the batch decoder and verifier for FUZZ_SECONDS (default 600)
+## fuzz: libFuzzer on every decoder of outside bytes (batches, epoch messages, peer frames), FUZZ_SECONDS each (default 600)
 fuzz: setup
 	@bash Scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_JOBS)
 

@@ -149,4 +149,107 @@ struct EpochProcessTests {
             }
         }
     }
+
+    @Test("a Byzantine validator (the real peer protocol, in this process) withholds a certificate across the handover: the new epoch refuses a rival at that seq, and the certificate it releases later makes the batch final everywhere")
+    func withheldCertificateSurvivesTheHandover() async throws {
+        try await LocalNetwork.with(start: false, rules: EpochRules(epochMillis: 4_000)) { net in
+            for index in 0..<3 { try net.start(index) }
+            // Validator 4 is Byzantine: it keeps the votes it receives, votes only when it chooses, and speaks to whom it likes.
+            let byzantineKey = try net.identity(3)
+            let genesis = try Node.loadGenesis(net.genesisPath)
+            let committee = try genesis.committee()
+            let withholder = Withholder()
+            let targets = genesis.validators.filter { $0.id > byzantineKey.publicKey }
+                .map { DialTarget(identity: $0.id, address: PeerAddress($0.address)!) }
+            let peers = PeerNetwork(
+                listen: PeerAddress("127.0.0.1:\(net.basePort + 4)")!,
+                identity: PeerIdentity(key: byzantineKey, role: .validator,
+                                       policy: HandshakePolicy(network: genesis.network, genesis: genesis.digest, committee: committee)),
+                targets: targets, handler: withholder, logger: .init(label: "withholder"))
+            let peersTask = Task { try await peers.run() }
+            defer { peersTask.cancel() }
+            for index in 0..<3 { try await net.waitUntilReady(index) }
+            try await waitUntil("the withholder connected to the three honest validators", within: 10) { withholder.links.count == 3 }
+            let honest = try (0..<3).map { try net.identity($0).publicKey }
+
+            let alice = SigningKey(), bob = SigningKey(), carol = SigningKey()
+            try await net.fund(alice.publicKey, 10_000)
+            // Start right after a checkpoint, so the whole scenario fits one epoch.
+            let startEpoch = await epoch(net, 0) ?? 0
+            try await waitUntil("a fresh epoch", within: 15) { (await epoch(net, 0) ?? 0) > startEpoch }
+            let epochOfX = try #require(await epoch(net, 0))
+
+            // The device's batch X reaches validators 1 and 2 only (through the withholder, as if it were
+            // the device's node); they vote, and only the withholder gathers a quorum: theirs and its own.
+            let head = try await net.account(0, alice.publicKey)
+            let prev = try BatchID(hex: head.lastFinal)
+            let x = try SignedBatch.sign(Batch(network: genesis.network, seq: head.nextSeq, prev: prev, created: 1_767_225_600_001,
+                                               transfers: [Transfer(to: bob.publicKey, amount: Amount(100))]), with: alice)
+            for link in withholder.links where link.identity == honest[0] || link.identity == honest[1] {
+                link.send(.forward(envelope: x.envelope))
+            }
+            let ownVote = Vote.sign(keys: [BatchKey(x)], network: genesis.network, epoch: epochOfX, with: byzantineKey)
+            try await waitUntil("the withholder holds a certificate for X", within: 5) {
+                withholder.certificate(for: BatchKey(x), committee: committee, adding: ownVote) != nil
+            }
+            #expect(try await net.api(2).finalBatch(x.id.rawValue.hex) == nil)
+            #expect(try await net.api(0).finalBatch(x.id.rawValue.hex) == nil, "only the withholder may hold X's certificate")
+
+            // The epoch ends and the three honest validators decide its checkpoint without the withholder.
+            try await waitUntil("the checkpoint of epoch \(epochOfX)", within: 30) {
+                for index in 0..<3 where (await epoch(net, index) ?? 0) <= epochOfX { return false }
+                return true
+            }
+            // Validator 3 never saw X, yet the carried lock binds it: a rival at X's seq is refused in the new epoch.
+            let rival = try SignedBatch.sign(Batch(network: genesis.network, seq: head.nextSeq, prev: prev, created: 1_767_225_600_002,
+                                                   transfers: [Transfer(to: carol.publicKey, amount: Amount(100))]), with: alice)
+            let (_, rivalAnswer) = try await net.submit(2, rival, waitFinal: true)
+            #expect(rivalAnswer.status == "rejected" && rivalAnswer.error == "conflict", "\(rivalAnswer)")
+
+            // The withholder releases its vote of the old epoch: X's certificate of that epoch forms on every
+            // honest node and X becomes final there, in the new epoch.
+            withholder.broadcast(.vote(ownVote))
+            try await waitUntil("X final on all three honest nodes", within: 30) {
+                for index in 0..<3 where (try? await net.api(index).finalBatch(x.id.rawValue.hex)) == nil { return false }
+                return true
+            }
+            for index in 0..<3 {
+                #expect(try await net.api(index).finalBatch(rival.id.rawValue.hex) == nil, "the rival became final on node \(index)")
+                #expect(try await net.account(index, bob.publicKey).balance == 100)
+                #expect(try await net.account(index, carol.publicKey).balance == 0)
+            }
+            // The device's resend of X is answered final.
+            let (_, resend) = try await net.submit(1, x, waitFinal: true)
+            #expect(resend.status == "final")
+            try await net.waitForIdenticalLedgers([0, 1, 2])
+        }
+    }
+}
+
+/// The Byzantine validator's side of its connections: it keeps the links
+/// and every vote it receives, and sends only what the test tells it to.
+final class Withholder: PeerLinkHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var open: [PeerLink] = []
+    private var votes: [Vote] = []
+    var links: [PeerLink] { lock.withLock { open.filter { !$0.isClosed } } }
+    func linkOpened(_ link: PeerLink) async { lock.withLock { open.append(link) } }
+    func received(_ message: PeerMessage, from link: PeerLink) async {
+        if case .vote(let vote) = message { lock.withLock { votes.append(vote) } }
+    }
+    func linkClosed(_ link: PeerLink, error: (any Error)?) async {}
+    func broadcast(_ message: PeerMessage) { for link in links { link.send(message) } }
+
+    /// A certificate for `key` from the votes received and `own`, when they make a quorum.
+    func certificate(for key: BatchKey, committee: Committee, adding own: Vote) -> VerifiedCertificate? {
+        // The votes' epoch's committee: the same validators here (nobody bonds in this test).
+        guard let ofEpoch = try? Committee(network: committee.network, epoch: own.epoch, validators: committee.validators) else { return nil }
+        var assembler = CertificateAssembler(committee: ofEpoch)
+        var formed: [VerifiedCertificate] = []
+        for vote in lock.withLock({ votes }) + [own] where vote.epoch == own.epoch && vote.keys.contains(key) {
+            guard let verified = try? vote.verify(for: ofEpoch) else { continue }
+            formed += assembler.add(verified).filter { $0.batch == key }
+        }
+        return formed.first
+    }
 }

@@ -79,10 +79,10 @@ enum EpochSamples {
     static let genesisDigest = BLAKE2b256.hash(Array("kognita-fuzz genesis".utf8))
 
     static func samples() -> [(String, [UInt8])] {
-        let account = AccountID(keys[0].publicKey)
+        let account: AccountID = keys[0].publicKey
         let report = SealReport.sign(network: network, epoch: 0,
                                      heads: [SealReport.Head(account: account, nextSeq: 3, lastFinal: BatchID(BLAKE2b256.hash([1])))],
-                                     locks: [SealReport.LockEntry(account: AccountID(keys[1].publicKey), seq: 1, id: BatchID(BLAKE2b256.hash([2])))],
+                                     locks: [SealReport.LockEntry(account: keys[1].publicKey, seq: 1, id: BatchID(BLAKE2b256.hash([2])))],
                                      attested: [keys[2].publicKey], with: keys[0])
         let header = CheckpointHeader(network: network, epoch: 0, previous: genesisDigest, timestamp: 1_800_000_000_000,
                                       stateRoot: BLAKE2b256.hash([3]), bodies: [.init(kind: 1, root: BLAKE2b256.hash([4]))],

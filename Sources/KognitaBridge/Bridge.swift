@@ -65,10 +65,15 @@ public final class Bridge: Service, Sendable {
     }
 
     public func run() async throws {
-        logger.info("bridge for \(genesis.network) on broker \(configuration.broker.host):\(configuration.broker.port), group \(configuration.shareGroup), \(pool.targets.count) nodes")
+        let nodes = await pool.targets.count
+        logger.info("bridge for \(genesis.network) on broker \(configuration.broker.host):\(configuration.broker.port), group \(configuration.shareGroup), \(nodes) nodes")
         let filters = DeviceTopic.bridgeFilters(network: genesis.network, group: configuration.shareGroup)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.pool.run() }
+            // Configured nodes are the operator's choice; otherwise the bridge follows the committee.
+            if configuration.nodes.isEmpty, let follower = try? CommitteeFollower(genesis: genesis, pool: pool, logger: logger) {
+                group.addTask { await follower.run() }
+            }
             // A bridge that takes batches before it reaches a node can only
             // answer 'overloaded' to each (a restarted bridge is handed the
             // whole backlog the broker kept for it), and every device then

@@ -3,12 +3,14 @@ import KognitaNode
 import Logging
 
 /// The bridge's connections to the nodes, in the client role: one per
-/// configured node, each kept open (reconnect with backoff and jitter) and
+/// target node, each kept open (reconnect with backoff and jitter) and
 /// health-checked with a head query every few seconds. Submissions go round
 /// robin over the healthy ones, so the load spreads and a dead node is
-/// skipped at once (a failover).
+/// skipped at once (a failover). The targets follow the committee
+/// (``setTargets(_:)``, from the bridge's ``CommitteeFollower``).
 public actor NodePool {
-    public let targets: [DialTarget]
+    public private(set) var targets: [DialTarget]
+    private var changes: AsyncStream<Void>.Continuation?
     let identity: SigningKey
     let genesis: Genesis
     let logger: Logger
@@ -44,12 +46,35 @@ public actor NodePool {
         clients[target.identity] = client
     }
 
-    /// Keeps every connection up until cancelled.
-    public func run() async {
-        await withDiscardingTaskGroup { group in
-            for target in targets { group.addTask { await self.maintain(target) } }
-        }
+    /// Replaces the targets: connections to nodes no longer named close, new ones open.
+    public func setTargets(_ new: [DialTarget]) {
+        guard Set(new) != Set(targets), !new.isEmpty else { return }
+        logger.info("node targets now \(new.count): \(new.map { $0.identity.hex.prefix(12) }.joined(separator: ", "))")
+        targets = new
+        changes?.yield()
     }
+
+    /// Keeps a connection to every target up until cancelled.
+    public func run() async {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        changes = continuation
+        var running: [DialTarget: Task<Void, Never>] = [:]
+        defer { for task in running.values { task.cancel() } }
+        var iterator = stream.makeAsyncIterator()
+        repeat {
+            let wanted = Set(targets)
+            for (target, task) in running where !wanted.contains(target) {
+                task.cancel()
+                running[target] = nil
+                await clients.removeValue(forKey: target.identity)?.close()
+            }
+            for target in wanted where running[target] == nil {
+                running[target] = Task { await self.maintain(target) }
+            }
+        } while await withTaskCancellationHandler(operation: { await iterator.next() }, onCancel: { continuation.finish() }) != nil
+    }
+
+    private func stillWanted(_ target: DialTarget) -> Bool { targets.contains(target) }
 
     private nonisolated func maintain(_ target: DialTarget) async {
         var backoff = Duration.milliseconds(100)
@@ -57,6 +82,7 @@ public actor NodePool {
             do {
                 let client = try await NodeClient.connect(to: target.address, node: target.identity, identity: identity, genesis: genesis)
                 logger.info("connected to node \(target.identity.hex.prefix(12)) at \(target.address)")
+                guard await stillWanted(target), !Task.isCancelled else { await client.close(); return }
                 await set(client, for: target)
                 backoff = .milliseconds(100)
                 // Health: a head query must come back in time.

@@ -178,3 +178,36 @@ extension CheckpointBodies {
         }
     }
 }
+
+extension CheckpointBodies {
+    /// The peer records in body 3 (stakes): each registered node's addresses.
+    /// What a bridge needs to reach a committee it learned from a header.
+    public static func peerRecords(decoding bytes: [UInt8]) throws(LedgerError) -> [PublicKey: [String]] {
+        do {
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 256 << 20, maxDepth: 5, maxItemCount: 16_000_000))
+            var result: [PublicKey: [String]] = [:]
+            for _ in 0..<(try r.readArrayHeader(maxCount: 4_000_000)) {
+                guard try r.readArrayHeader(maxCount: 6) == 6 else { throw LedgerError("a stake entry has 6 fields") }
+                _ = try r.readBytes32()
+                for _ in 0..<4 { _ = try r.readUnsigned() }
+                let fields = try r.readArrayHeader(maxCount: 3)
+                guard fields == 0 || fields == 3 else { throw LedgerError("a registration is [node, addresses, signature] or empty") }
+                if fields == 3 {
+                    let node = PublicKey(try r.readBytes32())
+                    var addresses: [String] = []
+                    for _ in 0..<(try r.readArrayHeader(maxCount: Registration.maxAddresses)) {
+                        addresses.append(try r.readText(maxBytes: Registration.maxAddressBytes))
+                    }
+                    _ = try r.readByteString()
+                    result[node] = addresses
+                }
+            }
+            try r.expectEnd()
+            return result
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError("a stakes body is not well-formed: \(error)")
+        }
+    }
+}

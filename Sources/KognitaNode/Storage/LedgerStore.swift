@@ -256,9 +256,10 @@ public final class LedgerStore: Sendable {
     }
 
     /// Checkpoints from `epoch` on, in order, at most `limit`, each with the
-    /// bodies a node needs to adopt it (carried locks, transitions, fees).
+    /// bodies a node needs to adopt it (carried locks, transitions, fees)
+    /// and the stakes with their peer records (where a bridge finds the committee).
     public func checkpointsForPeers(from epoch: UInt64, limit: Int) throws -> [StoredCheckpoint] {
-        let kinds: Set<CheckpointBodies.Kind> = [.carriedLocks, .transitions, .fees]
+        let kinds: Set<CheckpointBodies.Kind> = [.carriedLocks, .transitions, .fees, .stakes]
         var result: [StoredCheckpoint] = []
         var next = epoch
         while result.count < limit, let stored = try checkpoint(epoch: next) {

@@ -2,6 +2,7 @@ import Foundation
 import KognitaCore
 import KognitaLedger
 import KognitaNode
+import KognitaSystem
 import KognitaTesting
 import Testing
 
@@ -224,6 +225,85 @@ struct EpochProcessTests {
             try await net.waitForIdenticalLedgers([0, 1, 2])
         }
     }
+}
+
+extension EpochProcessTests {
+    /// The value of a Prometheus counter in `/metrics` text (0 when absent).
+    func counter(_ text: String, _ name: String) -> Double {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "") ?? 0
+        }
+        return 0
+    }
+
+    @Test("bad epoch input is refused and counted and only the offender's message is dropped: a seal report from outside the committee, a checkpoint signed by outsiders, a vote for an epoch no checkpoint leads to; unbonding more than is bonded and registering without the bond are refused with insufficient-bond")
+    func badEpochInputIsRefusedAndCounted() async throws {
+        try await LocalNetwork.with { net in
+            let genesis = try Node.loadGenesis(net.genesisPath)
+            // An outsider connects as a full node and speaks the real protocol.
+            let outsider = SigningKey()
+            let handler = Withholder()
+            let peers = PeerNetwork(
+                listen: PeerAddress("127.0.0.1:\(try FreePort.find())")!,
+                identity: PeerIdentity(key: outsider, role: .fullNode,
+                                       policy: HandshakePolicy(network: genesis.network, genesis: genesis.digest, committee: try genesis.committee())),
+                targets: [DialTarget(identity: try net.identity(0).publicKey, address: PeerAddress(genesis.validators[0].address)!)],
+                handler: handler, logger: .init(label: "outsider"))
+            let peersTask = Task { try await peers.run() }
+            defer { peersTask.cancel() }
+            try await waitUntil("the outsider connected", within: 10) { handler.links.count == 1 }
+            let link = try #require(handler.links.first)
+
+            let before = try await net.client(0).request(.GET, "/metrics").text
+            // A seal report signed by a key outside the committee.
+            link.send(.sealReport(SealReport.sign(network: genesis.network, epoch: 0, heads: [], locks: [], attested: [], with: outsider)))
+            // A checkpoint of the current epoch signed by outsiders.
+            let strangers = (0..<4).map { _ in SigningKey() }
+            let header = CheckpointHeader(network: genesis.network, epoch: 0, previous: genesis.digest, timestamp: WallClockForTests.now(),
+                                          stateRoot: .zero, bodies: [], nextCommittee: strangers.map { Validator(id: $0.publicKey, weight: 1) }.sorted { $0.id < $1.id })
+            let signatures = strangers.map { key in
+                SignedCheckpoint.CommitSignature(validator: key.publicKey, signature: key.signature(
+                    for: SignedCheckpoint.commitBytes(network: genesis.network, epoch: 0, round: 0, digest: header.digest)))
+            }.sorted { $0.validator < $1.validator }
+            link.send(.checkpoint(LedgerStore.StoredCheckpoint(signed: SignedCheckpoint(header: header, round: 0, signatures: signatures), bodies: [:])))
+            // A batch vote of an epoch far ahead, signed by the outsider itself.
+            link.send(.vote(Vote.sign(keys: [BatchKey(account: outsider.publicKey, id: BatchID(BLAKE2b256.hash([1])))],
+                                      network: genesis.network, epoch: 99, with: outsider)))
+
+            try await waitUntil("the refusals are counted", within: 10) {
+                guard let after = try? await net.client(0).request(.GET, "/metrics").text else { return false }
+                return counter(after, "kognita_epoch_messages_refused_total") >= counter(before, "kognita_epoch_messages_refused_total") + 2
+                    && counter(after, "kognita_votes_rejected_total") >= counter(before, "kognita_votes_rejected_total") + 1
+            }
+            #expect(!link.isClosed, "well-formed but refused messages must not cost the connection")
+            #expect(try await net.status(0).epoch == 0, "a checkpoint signed by outsiders must not be adopted")
+
+            // Stake refusals, through the CLI as an operator meets them.
+            let operatorKey = SigningKey()
+            try await net.fund(operatorKey.publicKey, 10_000)
+            let keyPath = "\(net.directory)/operator.key"
+            try KeyFile.save(operatorKey, to: keyPath, replace: true)
+            let kognita = try Repository.builtProduct("kognita")
+            let node = net.url(0)
+            let bond = try await ChildProcess.run(kognita, ["stake", "bond", "500", "--key", keyPath, "--node", node])
+            #expect(bond.status == 0, "\(bond.stderr)")
+            let unbond = try await ChildProcess.run(kognita, ["stake", "unbond", "501", "--key", keyPath, "--node", node])
+            #expect(unbond.status == 1 && unbond.stderr.contains("insufficient-bond"), "\(unbond.stderr)")
+            // The network's minimum bond is 1 unit: drop to 0 first, then registering must fail.
+            let all = try await ChildProcess.run(kognita, ["stake", "unbond", "500", "--key", keyPath, "--node", node])
+            #expect(all.status == 0, "\(all.stderr)")
+            let register = try await ChildProcess.run(kognita, ["validator", "register", "--key", keyPath, "--node-key", "\(net.home(3))/identity.key",
+                                                               "--address", "127.0.0.1:9", "--node", node])
+            #expect(register.status == 1 && register.stderr.contains("insufficient-bond"), "\(register.stderr)")
+            let metrics = try await net.client(0).request(.GET, "/metrics").text
+            #expect(metrics.contains(#"kognita_batches_rejected_total{reason="insufficient-bond"} 2"#), "\(metrics.split(separator: "\n").filter { $0.contains("insufficient") })")
+        }
+    }
+}
+
+/// Milliseconds since 1970, for headers made in tests.
+enum WallClockForTests {
+    static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 }
 
 /// The Byzantine validator's side of its connections: it keeps the links

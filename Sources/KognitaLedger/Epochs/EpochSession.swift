@@ -76,6 +76,10 @@ public struct EpochSession: Sendable {
         case check(CheckpointHeader, cut: EpochCut)
         /// The checkpoint is decided, with the cut behind it when this node saw it.
         case decided(SignedCheckpoint, cut: EpochCut?)
+        /// A peer's message was refused: signed by no member, or not signed
+        /// by who it claims, or for another network. (Messages of another
+        /// epoch are not refusals: they are late or early, and ignored.)
+        case refused(String)
     }
 
     public init(committee: Committee, rules: EpochRules, previous: Bytes32, previousTimestamp: UInt64,
@@ -122,14 +126,18 @@ public struct EpochSession: Sendable {
             }
 
         case .report(let report):
-            guard report.network == committee.network, report.epoch == epoch, committee.contains(report.validator),
-                  reports[report.validator] == nil, report.isSigned else { return [] }
+            guard report.epoch == epoch, reports[report.validator] == nil else { return [] }
+            guard report.network == committee.network, committee.contains(report.validator), report.isSigned else {
+                return [.refused("a seal report claiming \(report.validator) of \(report.network) is not signed by a member of the committee of epoch \(epoch)")]
+            }
             add(report)
 
         case .proposal(let proposal, let proposalReports, let now):
             let header = proposal.header
-            guard header.epoch == epoch, header.network == committee.network,
-                  proposal.proposer == agreement.leader(of: proposal.round), proposal.isSigned else { return [] }
+            guard header.epoch == epoch else { return [] }
+            guard header.network == committee.network, proposal.proposer == agreement.leader(of: proposal.round), proposal.isSigned else {
+                return [.refused("a proposal for round \(proposal.round) of epoch \(epoch) is not signed by that round's leader")]
+            }
             let digest = header.digest
             // Its reports are reports like any other: a later leader builds on them too.
             for report in proposalReports where report.network == committee.network && report.epoch == epoch
@@ -155,6 +163,10 @@ public struct EpochSession: Sendable {
             }
 
         case .vote(let vote):
+            guard vote.epoch == epoch else { return [] }
+            guard vote.network == committee.network, committee.contains(vote.validator) else {
+                return [.refused("a checkpoint vote of epoch \(epoch) by \(vote.validator), who is not on its committee")]
+            }
             relay(agreement.handle(.vote(vote)), &actions)
 
         case .timeout(let timeout):

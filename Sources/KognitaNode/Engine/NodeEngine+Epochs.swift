@@ -75,6 +75,9 @@ extension NodeEngine {
                 bringToCut(cut, then: .check(header))
             case .decided(let checkpoint, _):
                 decided(checkpoint)
+            case .refused(let why):
+                metrics.epochMessagesRefused.increment()
+                logger.warning("refused: \(why)")
             }
         }
     }
@@ -231,10 +234,12 @@ extension NodeEngine {
         }
         guard epoch == committee.epoch else { return }
         do throws(LedgerError) { try checkpoint.signed.verify(for: committee) } catch {
-            logger.warning("a checkpoint of epoch \(epoch) does not verify: \(error)")
+            metrics.epochMessagesRefused.increment()
+            logger.warning("refused a checkpoint of epoch \(epoch)\(link.map { " from \($0)" } ?? ""): \(error)")
             return
         }
         guard checkpoint.signed.header.previous == session.previous else {
+            metrics.epochMessagesRefused.increment()
             logger.error("checkpoint \(epoch) does not chain to this node's previous header; is this node on a fork of genesis?")
             return
         }
@@ -327,7 +332,12 @@ extension NodeEngine {
 
     /// A vote of an epoch this node has no committee for yet: kept until the checkpoint.
     func receivedFuture(_ vote: Vote) {
-        guard vote.epoch == committee.epoch + 1, futureVotes.count < Self.maxFutureVotes else { return }
+        guard vote.epoch == committee.epoch + 1 else {
+            // An epoch no checkpoint leads to yet: refused and counted; the connection stays.
+            metrics.badVotes.increment()
+            return
+        }
+        guard futureVotes.count < Self.maxFutureVotes else { return }
         futureVotes.append(vote)
     }
 

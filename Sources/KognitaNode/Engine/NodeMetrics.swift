@@ -18,6 +18,7 @@ public final class NodeMetrics: Sendable {
     let catchUpBatches: Counter
     let commitTransactions: Counter
     let checkpointsAdopted: Counter
+    let epochMessagesRefused: Counter
     let submitToFinal: DurationHistogram
     private let rejections: [RejectReason: Counter]
 
@@ -37,6 +38,7 @@ public final class NodeMetrics: Sendable {
         catchUpBatches = counter("catch_up_batches", "Final batches fetched from peers while catching up.")
         commitTransactions = counter("commit_transactions", "SQLite transactions written by the group committer.")
         checkpointsAdopted = counter("checkpoints_adopted", "Checkpoints this node adopted (each starts an epoch).")
+        epochMessagesRefused = counter("epoch_messages_refused", "Seal reports, proposals, checkpoint votes and checkpoints refused: not signed by a member of their epoch's committee, or not chaining to the last header.")
         peerConnections = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "kognita", metricName: "peer_connections", unitName: "count", helpText: "Open authenticated peer and client connections."))
         submitToFinal = registry.latencyHistogram("kognita", "submit_to_final", "From a client's submit to the final reply.")
         rejections = registry.countersByReason("kognita", "Batches this node refused, by the contract's reason.")

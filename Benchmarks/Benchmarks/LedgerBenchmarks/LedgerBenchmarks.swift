@@ -88,4 +88,58 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Vote: verify over 250 batch ids", configuration: .init(scalingFactor: .one)) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(try! round.votes[0].verify(for: round.committee)) }
     }
+
+    // Epochs (docs/EPOCHS.md): what a new node does to trust the committee,
+    // and what every validator does at each epoch's end.
+    let chain = HeaderChain(length: 1_000, validators: 16)
+    Benchmark("Checkpoints: verify a chain of 1,000 headers, 16 validators, from genesis", configuration: .init(scalingFactor: .one)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try! CheckpointChain.verify(chain.checkpoints, genesisDigest: chain.genesisDigest, genesisCommittee: chain.committee))
+        }
+    }
+
+    Benchmark("Checkpoints: build the checkpoint of 1,000 accounts (cut, state root, bodies)", configuration: .init(scalingFactor: .one)) { benchmark in
+        var authority = round.genesis
+        for (batch, certificate) in zip(round.batches, round.certificates) { _ = try! authority.apply(batch, certificate) }
+        let heads = round.batches.map { batch in
+            SealReport.Head(account: batch.signer, nextSeq: 2, lastFinal: batch.id)
+        }
+        let reports = round.validatorKeys.prefix(3).map { key in
+            SealReport.sign(network: round.network, epoch: 0, heads: heads, locks: [], attested: [], with: key)
+        }
+        let cut = try! EpochCut(reports: reports, committee: round.committee, previouslyCarried: [:])
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(CheckpointBuilder.build(authority: authority, cut: cut, previous: BLAKE2b256.hash([0]), timestamp: 1_800_000_000_000))
+        }
+    }
+}
+
+/// A chain of signed checkpoints, each signed by the 11 of 16 validators
+/// that make a quorum (the committee stays the same).
+private struct HeaderChain {
+    let committee: Committee
+    let genesisDigest = BLAKE2b256.hash(Array("bench genesis".utf8))
+    let checkpoints: [SignedCheckpoint]
+
+    init(length: Int, validators: Int) {
+        let network = try! NetworkID("kognita-bench")
+        let keys = (0..<validators).map { i in try! SigningKey(seed: [UInt8](repeating: UInt8(200 + i), count: 32)) }
+        let members = keys.map { Validator(id: $0.publicKey, weight: 1_000) }.sorted { $0.id < $1.id }
+        committee = try! Committee(network: network, epoch: 0, validators: members)
+        var previous = genesisDigest
+        var made: [SignedCheckpoint] = []
+        for epoch in 0..<UInt64(length) {
+            let header = CheckpointHeader(network: network, epoch: epoch, previous: previous, timestamp: 1_800_000_000_000 + epoch * 3_600_000,
+                                          stateRoot: BLAKE2b256.hash(Array("root \(epoch)".utf8)),
+                                          bodies: [.init(kind: 1, root: BLAKE2b256.hash([UInt8(epoch & 0xff)]))], nextCommittee: members)
+            let signatures = keys.prefix(validators * 2 / 3 + 1).map { key in
+                SignedCheckpoint.CommitSignature(validator: key.publicKey, signature: key.signature(
+                    for: SignedCheckpoint.commitBytes(network: network, epoch: epoch, round: 0, digest: header.digest)))
+            }.sorted { $0.validator < $1.validator }
+            made.append(SignedCheckpoint(header: header, round: 0, signatures: signatures))
+            previous = header.digest
+        }
+        checkpoints = made
+    }
 }

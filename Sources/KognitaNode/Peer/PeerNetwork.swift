@@ -107,7 +107,7 @@ public struct PeerNetwork: Service {
         let port = server.channel.localAddress?.port ?? listen.port
         logger.info("peer listener on \(listen.host):\(port)")
         onListening(port)
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     do {

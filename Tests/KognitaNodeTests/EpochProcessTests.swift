@@ -301,6 +301,30 @@ extension EpochProcessTests {
     }
 }
 
+extension EpochProcessTests {
+    @Test("an independent implementation of the header chain (Python, pynacl + cbor2, written from the docs) verifies real nodes' checkpoints and a certificate of a later epoch from genesis, and fails on a tampered signature",
+          .enabled(if: PythonTooling.isAvailable, "needs the Python tooling of make setup"))
+    func independentChainCheck() async throws {
+        try await LocalNetwork.with(rules: EpochRules(epochMillis: 2_000)) { net in
+            let alice = SigningKey(), bob = SigningKey()
+            try await waitUntil("epoch 3", within: 30) { (await epoch(net, 1) ?? 0) >= 3 }
+            try await net.fund(alice.publicKey, 1_000)
+            let batch = try SignedBatch.sign(Batch(network: try NetworkID(net.network), seq: 1, created: 1_767_225_600_000,
+                                                   transfers: [Transfer(to: bob.publicKey, amount: Amount(10))]), with: alice)
+            let (_, answer) = try await net.submit(1, batch)
+            let certificate = try #require(answer.certificate)
+            let certificateEpoch = try Certificate(decoding: try Hex.decode(certificate)).epoch
+            #expect(certificateEpoch >= 3)
+            let arguments = ["--genesis", net.genesisPath, "--node", net.url(1)]
+            let checked = try await PythonTooling.run("Tests/Interop/verify_checkpoint_chain.py", arguments + ["--certificate", certificate])
+            #expect(checked.status == 0, "\(checked.stdout)\n\(checked.stderr)")
+            #expect(checked.stdout.contains("certificate ok"), "\(checked.stdout)")
+            let tampered = try await PythonTooling.run("Tests/Interop/verify_checkpoint_chain.py", arguments + ["--tamper"])
+            #expect(tampered.status == 1, "a tampered signature must fail the independent check:\n\(tampered.stdout)")
+        }
+    }
+}
+
 /// Milliseconds since 1970, for headers made in tests.
 enum WallClockForTests {
     static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }

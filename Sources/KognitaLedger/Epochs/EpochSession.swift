@@ -115,7 +115,7 @@ public struct EpochSession: Sendable {
         case .sealed(let report):
             guard isMember, !sealed, report.validator == key?.publicKey, report.epoch == epoch else { return [] }
             sealed = true
-            add(report)
+            if reports[report.validator] == nil { add(report) }
             actions.append(.sendReport(report))
             relay(agreement.handle(.start), &actions)
             // Proposals that came before the seal are checked now.
@@ -144,12 +144,15 @@ public struct EpochSession: Sendable {
                 && committee.contains(report.validator) && reports[report.validator] == nil && report.isSigned {
                 add(report)
             }
-            if let verdict = verdicts[digest] {
-                relay(agreement.handle(.proposal(proposal, valid: verdict)), &actions)
+            // Only a header found valid is taken as such again. A refusal may
+            // rest on what came with one message (its reports), on the clock,
+            // or on a cut this node could not reach in time: a re-proposal of
+            // the same header in a later round is judged afresh.
+            if verdicts[digest] == true {
+                relay(agreement.handle(.proposal(proposal, valid: true)), &actions)
                 break
             }
             guard let cut = acceptableCut(header, proposalReports, now: now) else {
-                verdicts[digest] = false
                 relay(agreement.handle(.proposal(proposal, valid: false)), &actions)
                 break
             }
@@ -159,6 +162,7 @@ public struct EpochSession: Sendable {
                 // Another validator's clock ended the epoch within the bound: so does ours.
                 actions.append(.seal)
             } else if checking.insert(digest).inserted {
+                verdicts[digest] = nil
                 actions.append(.check(header, cut: cut))
             }
 

@@ -113,7 +113,7 @@ public struct LocalNetworkFiles: Sendable {
     public var summary: [String] {
         var lines = [
             "genesis of \(plan.network) with \(plan.validators) validator\(plan.validators == 1 ? "" : "s") in \(plan.directory)",
-            "  genesis.toml digest \(genesis.digest.hex)",
+            "  genesis digest      \(genesis.digest.hex)   (docs/EPOCHS.md section 1: over the content, not the file)",
             "  faucet account      \(faucet.hex) holds \(plan.faucetAmount)",
         ]
         for (number, validator) in validators.enumerated() {

@@ -42,6 +42,17 @@ public struct CheckpointAgreement: Sendable {
     /// to see their round end, and a single node ahead is too little weight
     /// for them to skip to its round.
     var ownMessages: [UInt32: [Message]] = [:]
+    /// What this validator signed before a restart (from its write-ahead
+    /// log): in a round and step it already voted in, it sends that vote
+    /// again and never a different one; as leader it proposes what it
+    /// proposed before.
+    var signedVotes: [VoteSlot: CheckpointVote] = [:]
+    var signedProposals: [UInt32: CheckpointProposal] = [:]
+
+    struct VoteSlot: Hashable {
+        let round: UInt32
+        let kind: CheckpointVote.Kind
+    }
 
     public enum Step: Sendable, Hashable, Comparable { case propose, prevote, precommit }
 
@@ -207,7 +218,9 @@ public struct CheckpointAgreement: Sendable {
         step = .propose
         ownMessages = ownMessages.filter { $0.key + 1 >= next }
         if let key, leader(of: next) == key.publicKey {
-            if let digest = validDigest, let header = headers[digest] {
+            if let before = signedProposals[next] {
+                propose(before.header, validRound: before.validRound, &actions)
+            } else if let digest = validDigest, let header = headers[digest] {
                 propose(header, validRound: validRound, &actions)
             } else {
                 actions.append(.buildProposal(round: next))
@@ -216,8 +229,43 @@ public struct CheckpointAgreement: Sendable {
         actions.append(.schedule(Timeout(round: next, step: .propose), milliseconds: timeoutMillis(next)))
     }
 
+    /// Restores what this validator signed in this epoch before it
+    /// restarted, so that it cannot contradict itself: the same votes and
+    /// proposals again, and the lock its highest precommit for a value
+    /// implies. Call before ``Event/start``.
+    public mutating func restore(_ own: [Message]) {
+        guard let key else { return }
+        for message in own {
+            switch message {
+            case .proposal(let proposal) where proposal.proposer == key.publicKey && proposal.header.epoch == epoch && proposal.isSigned:
+                signedProposals[proposal.round] = proposal
+                headers[proposal.header.digest] = proposal.header
+                if validity[proposal.header.digest] == nil { validity[proposal.header.digest] = true }
+            case .vote(let vote) where vote.validator == key.publicKey && vote.epoch == epoch && vote.isSigned:
+                signedVotes[VoteSlot(round: vote.round, kind: vote.kind)] = vote
+                var tallies = vote.kind == .prevote ? prevotes : precommits
+                var tally = tallies[vote.round] ?? Tally()
+                if tally.add(vote, weight: committee.weight(of: key.publicKey) ?? 0) { tallies[vote.round] = tally }
+                if vote.kind == .prevote { prevotes = tallies } else { precommits = tallies }
+                if vote.kind == .precommit, let digest = vote.digest, lockedRound.map({ $0 < vote.round }) ?? true {
+                    lockedDigest = digest
+                    lockedRound = vote.round
+                }
+            default:
+                continue
+            }
+        }
+    }
+
     private mutating func propose(_ header: CheckpointHeader, validRound: UInt32?, _ actions: inout [Action]) {
         guard let key else { return }
+        if let before = signedProposals[round] {
+            // Proposed before a restart: that proposal again, never another.
+            proposals[round] = before
+            ownMessages[round, default: []].append(.proposal(before))
+            actions.append(.broadcast(.proposal(before)))
+            return
+        }
         let proposal = CheckpointProposal.sign(header: header, round: round, validRound: validRound, with: key)
         proposals[round] = proposal
         headers[header.digest] = header
@@ -240,7 +288,9 @@ public struct CheckpointAgreement: Sendable {
 
     private mutating func vote(_ kind: CheckpointVote.Kind, _ digest: Bytes32?, _ actions: inout [Action]) {
         guard let key else { return }
-        let vote = CheckpointVote.sign(kind, network: committee.network, epoch: epoch, round: round, digest: digest, with: key)
+        // Voted in this round and step before a restart: the same vote again.
+        let vote = signedVotes[VoteSlot(round: round, kind: kind)]
+            ?? CheckpointVote.sign(kind, network: committee.network, epoch: epoch, round: round, digest: digest, with: key)
         ownMessages[round, default: []].append(.vote(vote))
         actions.append(.broadcast(.vote(vote)))
         // Our own vote counts like anyone's.

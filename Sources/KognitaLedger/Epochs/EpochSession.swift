@@ -93,6 +93,10 @@ public struct EpochSession: Sendable {
         agreement = CheckpointAgreement(committee: committee, key: self.key)
     }
 
+    /// Restores this validator's own proposals and votes of this epoch from
+    /// its write-ahead log after a restart (``CheckpointAgreement/restore(_:)``).
+    public mutating func restore(_ own: [CheckpointAgreement.Message]) { agreement.restore(own) }
+
     public var epoch: UInt64 { committee.epoch }
     /// When the epoch ends by the clocks: the previous checkpoint's time plus the epoch length.
     public var endMillis: UInt64 { previousTimestamp &+ rules.epochMillis }

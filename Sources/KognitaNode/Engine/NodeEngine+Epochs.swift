@@ -59,10 +59,8 @@ extension NodeEngine {
                 seal()
             case .sendReport(let report):
                 broadcast(.sealReport(report))
-            case .send(.proposal(let proposal), let reports):
-                broadcast(.checkpointProposal(proposal, reports: reports))
-            case .send(.vote(let vote), _):
-                broadcast(.checkpointVote(vote))
+            case .send(let message, let reports):
+                sendDurably(message, reports: reports)
             case .schedule(let timeout, let milliseconds):
                 let epoch = committee.epoch
                 Task {
@@ -79,6 +77,31 @@ extension NodeEngine {
                 metrics.epochMessagesRefused.increment()
                 logger.warning("refused: \(why)")
             }
+        }
+    }
+
+    /// Sends an agreement message; this validator's own go to its
+    /// write-ahead log first, so that after a crash it repeats them rather
+    /// than contradict them (``CheckpointAgreement/restore(_:)``).
+    private func sendDurably(_ message: CheckpointAgreement.Message, reports: [SealReport]) {
+        let wire: PeerMessage
+        let own: Bool
+        switch message {
+        case .proposal(let proposal):
+            wire = .checkpointProposal(proposal, reports: reports)
+            own = proposal.proposer == identity.publicKey
+        case .vote(let vote):
+            wire = .checkpointVote(vote)
+            own = vote.validator == identity.publicKey
+        }
+        guard own, loggedAgreement.insert(message).inserted else { return broadcast(wire) }
+        var changes = LedgerChanges()
+        changes.agreementMessages = [(committee.epoch, message)]
+        let ticket = committer.submit(changes)
+        let committer = self.committer
+        Task {
+            do { try await committer.durable(ticket) } catch { return self.storageFailed(error) }
+            self.broadcast(wire)
         }
     }
 
@@ -287,6 +310,7 @@ extension NodeEngine {
         touched = []
         cutTarget = nil
         approach = nil
+        loggedAgreement = []
         builtBodies = [:]
         session = EpochSession(committee: next, rules: authority.rules, previous: header.digest, previousTimestamp: header.timestamp,
                                previouslyCarried: carried, key: identity)

@@ -78,6 +78,8 @@ public actor NodeEngine {
     var futureVotes: [Vote] = []
     static let maxFutureVotes = 4_096
     var fetchingCheckpoints = false
+    /// Own agreement messages already in the write-ahead log (resends are not logged again).
+    var loggedAgreement: Set<CheckpointAgreement.Message> = []
     /// Called after each checkpoint is adopted, with the new committee and
     /// its members' registered addresses (the node updates whom it dials).
     var onAdopted: (@Sendable (Committee, [PublicKey: String]) -> Void)?
@@ -125,7 +127,8 @@ public actor NodeEngine {
     /// `carried` the last checkpoint's carried locks, `touched` the accounts
     /// applied since it (all as the store kept them).
     public init(genesisCommittee: Committee, genesisDigest: Bytes32, start: UInt64, checkpoints: [SignedCheckpoint],
-                carried: [AccountID: CarriedLock], touched: Set<AccountID>, identity: SigningKey, authority: Authority,
+                carried: [AccountID: CarriedLock], touched: Set<AccountID>,
+                ownAgreementMessages: [(epoch: UInt64, message: CheckpointAgreement.Message)] = [], identity: SigningKey, authority: Authority,
                 store: LedgerStore, committer: GroupCommitter, metrics: NodeMetrics, logger: Logger) throws {
         let book = CommitteeBook(genesis: genesisCommittee)
         for checkpoint in checkpoints { book.add(try checkpoint.header.committee()) }
@@ -143,6 +146,10 @@ public actor NodeEngine {
         self.touched = touched
         session = EpochSession(committee: current, rules: authority.rules, previous: checkpoints.last?.header.digest ?? genesisDigest,
                                previousTimestamp: checkpoints.last?.header.timestamp ?? start, previouslyCarried: carried, key: identity)
+        // What this validator signed in this epoch before it stopped: it repeats it, never contradicts it.
+        let own = ownAgreementMessages.filter { $0.epoch == current.epoch }.map(\.message)
+        session.restore(own)
+        loggedAgreement = Set(own)
         self.store = store
         self.committer = committer
         self.metrics = metrics

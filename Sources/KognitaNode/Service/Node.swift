@@ -32,6 +32,7 @@ public enum Node {
         let committer = GroupCommitter(store: store, onTransaction: { metrics.commitTransactions.increment() })
         let engine = try NodeEngine(genesisCommittee: genesisCommittee, genesisDigest: genesis.digest, start: genesis.startMillis,
                                     checkpoints: snapshot.checkpoints, carried: snapshot.lastCarried, touched: snapshot.touched,
+                                    ownAgreementMessages: snapshot.agreementMessages,
                                     identity: identity, authority: authority, store: store, committer: committer, metrics: metrics, logger: logger)
         let committee = await engine.committee
         let isValidator = committee.contains(identity.publicKey)

@@ -65,6 +65,7 @@ public final class LedgerStore: Sendable {
                     epoch INTEGER NOT NULL, kind INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (epoch, kind)
                 ) WITHOUT ROWID;
                 CREATE TABLE touched (account BLOB PRIMARY KEY) WITHOUT ROWID;
+                CREATE TABLE agreement_message (id INTEGER PRIMARY KEY AUTOINCREMENT, epoch INTEGER NOT NULL, kind INTEGER NOT NULL, bytes BLOB NOT NULL);
                 """)
         }
         return migrator
@@ -109,6 +110,8 @@ public final class LedgerStore: Sendable {
         public var lastCarried: [AccountID: CarriedLock] = [:]
         /// Accounts applied since the last checkpoint.
         public var touched: Set<AccountID> = []
+        /// This validator's own agreement messages of the epoch in progress (its write-ahead log).
+        public var agreementMessages: [(epoch: UInt64, message: CheckpointAgreement.Message)] = []
     }
 
     /// Reads the whole ledger state (accounts are small: about 100 bytes each).
@@ -156,6 +159,15 @@ public final class LedgerStore: Sendable {
                 snapshot.lastCarried = try CheckpointBodies.carriedLocks(decoding: [UInt8](body))
             }
             for data in try Data.fetchAll(db, sql: "SELECT account FROM touched") { snapshot.touched.insert(AccountID(try Self.bytes32(data))) }
+            for row in try Row.fetchAll(db, sql: "SELECT epoch, kind, bytes FROM agreement_message ORDER BY id") {
+                let bytes = [UInt8](row[2] as Data), kind: Int64 = row[1]
+                do throws(LedgerError) {
+                    let message: CheckpointAgreement.Message = kind == 1 ? .proposal(try CheckpointProposal(decoding: bytes)) : .vote(try CheckpointVote(decoding: bytes))
+                    snapshot.agreementMessages.append((UInt64(bitPattern: row[0] as Int64), message))
+                } catch {
+                    throw LedgerError("a stored agreement message is damaged (\(error)); the database is damaged")
+                }
+            }
             return snapshot
         }
     }
@@ -208,10 +220,19 @@ public final class LedgerStore: Sendable {
                     try db.execute(sql: "INSERT OR REPLACE INTO checkpoint_body (epoch, kind, bytes) VALUES (?, ?, ?)",
                                    arguments: [epoch, Int64(kind.rawValue), Data(bytes)])
                 }
+                try db.execute(sql: "DELETE FROM agreement_message WHERE epoch <= ?", arguments: [epoch])
                 // A new epoch: what is touched from here on is touched in it.
                 // (Changes merged into this one may name accounts touched just
                 // before; reporting an account too many is harmless.)
                 try db.execute(sql: "DELETE FROM touched")
+            }
+            for (epoch, message) in changes.agreementMessages {
+                let (kind, bytes): (Int64, [UInt8]) = switch message {
+                case .proposal(let proposal): (1, proposal.encoded())
+                case .vote(let vote): (2, vote.encoded())
+                }
+                try db.execute(sql: "INSERT INTO agreement_message (epoch, kind, bytes) VALUES (?, ?, ?)",
+                               arguments: [Int64(bitPattern: epoch), kind, Data(bytes)])
             }
             for account in changes.touched {
                 try db.execute(sql: "INSERT OR IGNORE INTO touched (account) VALUES (?)", arguments: [Data(account.rawValue.bytes)])
@@ -414,12 +435,14 @@ public struct LedgerChanges: Sendable {
     public var touched: Set<AccountID> = []
     /// Checkpoints adopted: stored, and the touched accounts start afresh.
     public var checkpoints: [LedgerStore.StoredCheckpoint] = []
+    /// This validator's own agreement messages, durable before they are sent.
+    public var agreementMessages: [(epoch: UInt64, message: CheckpointAgreement.Message)] = []
 
     public init() {}
 
     public var isEmpty: Bool {
         newLocks.isEmpty && releasedLocks.isEmpty && finalBatches.isEmpty && accounts.isEmpty && stakes.isEmpty
-            && carriedLocks == nil && feePool == nil && touched.isEmpty && checkpoints.isEmpty
+            && carriedLocks == nil && feePool == nil && touched.isEmpty && checkpoints.isEmpty && agreementMessages.isEmpty
     }
 
     /// Adds `other`, which happened after these changes.
@@ -436,5 +459,6 @@ public struct LedgerChanges: Sendable {
         if let pool = other.feePool { feePool = pool }
         touched.formUnion(other.touched)
         checkpoints += other.checkpoints
+        agreementMessages += other.agreementMessages
     }
 }

@@ -325,6 +325,40 @@ extension EpochProcessTests {
     }
 }
 
+extension EpochProcessTests {
+    @Test("a validator SIGKILLed while its epoch's agreement runs and restarted at once repeats what it signed (its write-ahead log), and the network keeps deciding the same chain")
+    func restartMidAgreement() async throws {
+        try await LocalNetwork.with(rules: EpochRules(epochMillis: 2_000)) { net in
+            let genesis = try Node.loadGenesis(net.genesisPath)
+            for round in 0..<3 {
+                let victim = round % net.size
+                // Kill it while sealed: its report and agreement messages are out, the checkpoint is not decided yet.
+                try await waitUntil("validator \(victim) sealed", within: 20) {
+                    (try? await net.status(victim))?.epochState?.sealed == true
+                }
+                let sealedIn = await epoch(net, victim) ?? 0
+                _ = net.stop(victim, signal: SIGKILL)
+                try net.start(victim)
+                try await net.waitUntilReady(victim, within: 60)
+                try await waitUntil("every node past epoch \(sealedIn + 1)", within: 40) {
+                    for index in 0..<net.size where (await epoch(net, index) ?? 0) <= sealedIn + 1 { return false }
+                    return true
+                }
+            }
+            var epochs: [UInt64] = []
+            for index in 0..<net.size { epochs.append(await epoch(net, index) ?? 0) }
+            let common = try #require(epochs.min())
+            let reference = try await chain(net, 0, count: common)
+            for index in 0..<net.size {
+                let theirs = try await chain(net, index, count: common)
+                #expect(theirs.map(\.header) == reference.map(\.header), "node \(index) holds another chain")
+                _ = try CheckpointChain.verify(theirs, genesisDigest: genesis.digest, genesisCommittee: try genesis.committee())
+            }
+            try await net.waitForIdenticalLedgers()
+        }
+    }
+}
+
 /// Milliseconds since 1970, for headers made in tests.
 enum WallClockForTests {
     static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }

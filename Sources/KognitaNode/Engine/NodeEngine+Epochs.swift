@@ -176,7 +176,7 @@ extension NodeEngine {
     }
 
     /// How long a validator waits for certificates in flight before it fetches what its cut still misses.
-    static let cutGrace = Duration.milliseconds(150)
+    static let cutGrace = Duration.milliseconds(100)
 
     /// Called for each applied batch while approaching a cut.
     func approached(_ account: AccountID) {

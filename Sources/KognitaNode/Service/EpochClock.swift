@@ -1,13 +1,14 @@
 import KognitaSystem
 import ServiceLifecycle
 
-/// Gives the engine the wall clock ten times a second: the epoch ends by
+/// Gives the engine the wall clock forty times a second (a seal comes at
+/// most 25 ms after the epoch's end by this node's clock): the epoch ends by
 /// the clocks (docs/EPOCHS.md, section 2), and the agreement resends and
 /// the leader's wait for reports run on it. Everything else in the
 /// agreement runs on messages and the timers it sets.
 struct EpochClock: Service {
     let engine: NodeEngine
-    static let interval = Duration.milliseconds(100)
+    static let interval = Duration.milliseconds(25)
 
     func run() async throws {
         do {

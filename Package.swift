@@ -178,7 +178,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KognitaNodeTests",
-            dependencies: ["KognitaNode", "KognitaLedger", "KognitaCore", "KognitaTesting"]
+            dependencies: ["KognitaNode", "KognitaLedger", "KognitaCore", "KognitaSystem", "KognitaTesting"]
         ),
         .testTarget(
             name: "KognitaMQTTTests",

@@ -39,7 +39,9 @@ public final class Component: Sendable {
     public func start() throws {
         guard !isRunning else { return }
         let process: SpawnedProcess
-        do { process = try SpawnedProcess(executable, arguments, logFile: logFile) } catch {
+        // Nodes and bridges exit if this process dies without stopping them.
+        let environment = ParentWatch.childEnvironment(ProcessInfo.processInfo.environment)
+        do { process = try SpawnedProcess(executable, arguments, logFile: logFile, environment: environment) } catch {
             throw DevnetError("cannot start \(name): \(error); is \(executable) built? (make devnet builds it)")
         }
         state.withLock { state in

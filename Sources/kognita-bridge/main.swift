@@ -36,6 +36,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
+        ParentWatch.exitWhenOrphaned()
         let configuration = try options.load()
         let logger = ServiceLogging.bootstrap(label: "kognita-bridge", level: configuration.logLevel)
         do {

@@ -44,6 +44,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
+        ParentWatch.exitWhenOrphaned()
         let configuration = try options.load()
         let logger = ServiceLogging.bootstrap(label: "kognita-node", level: configuration.logLevel)
         do {

@@ -33,7 +33,8 @@ public final class BridgeProcess: @unchecked Sendable {
 
     /// Starts it (again).
     public func start() throws {
-        process = try SpawnedProcess(try Repository.builtProduct("kognita-bridge"), ["run", "-c", configFile], logFile: "\(directory)/bridge.log")
+        process = try SpawnedProcess(try Repository.builtProduct("kognita-bridge"), ["run", "-c", configFile], logFile: "\(directory)/bridge.log",
+                                       environment: ParentWatch.childEnvironment(ProcessInfo.processInfo.environment))
     }
 
     /// Stops it; returns its exit code (nil when a signal ended it).

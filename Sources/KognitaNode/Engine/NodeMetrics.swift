@@ -46,6 +46,26 @@ public final class NodeMetrics: Sendable {
 
     func rejected(_ reason: RejectReason) { rejections[reason]?.increment() }
 
+    /// Adds what the core counted since `old` (its counters only grow).
+    func mirror(from old: NodeCore.Counters, to new: NodeCore.Counters) {
+        func add(_ counter: Counter, _ new: Int, _ old: Int) { if new > old { counter.increment(by: Int64(new - old)) } }
+        add(batchesReceived, new.batchesReceived, old.batchesReceived)
+        add(batchesForwarded, new.batchesForwarded, old.batchesForwarded)
+        add(batchesFinal, new.batchesFinal, old.batchesFinal)
+        add(transfersFinal, new.transfersFinal, old.transfersFinal)
+        add(votesSent, new.votesSent, old.votesSent)
+        add(votesReceived, new.votesReceived, old.votesReceived)
+        add(certificatesFormed, new.certificatesFormed, old.certificatesFormed)
+        add(catchUpBatches, new.catchUpBatches, old.catchUpBatches)
+        add(badVotes, new.badVotes, old.badVotes)
+        add(epochMessagesRefused, new.epochMessagesRefused, old.epochMessagesRefused)
+        add(checkpointsAdopted, new.checkpointsAdopted, old.checkpointsAdopted)
+        guard new.rejections != old.rejections else { return }
+        for (reason, count) in new.rejections where count > old.rejections[reason] ?? 0 {
+            rejections[reason]?.increment(by: Int64(count - (old.rejections[reason] ?? 0)))
+        }
+    }
+
     /// The Prometheus text exposition.
     public func exposition() -> String { registry.emitToString() }
 }

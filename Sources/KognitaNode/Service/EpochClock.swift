@@ -15,7 +15,7 @@ struct EpochClock: Service {
             try await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
                     try await Task.sleep(for: Self.interval)
-                    await engine.epochTick(now: WallClock.unixMillis())
+                    await engine.epochTick()
                 }
             }
         } catch is CancellationError {

@@ -20,15 +20,18 @@ build: setup
 agent: setup
 	@bash Scripts/build-agent-embedded.sh
 
+SIMULATIONS = AgreementSimulationTests|NetworkSimulationTests|SixteenValidatorRoundTests
+
 ## test: setup, then the whole test suite (unit, vectors, CLI, MQTT and Python cross-checks; none may be skipped),
 ## then the agent's process tests again on its embedded build, the one devices run
 test: setup
 	$(SWIFT) build --build-tests
 	bash Scripts/build-agent-embedded.sh
-	KOGNITA_REQUIRE_INTEROP=1 $(SWIFT) test --skip-build --skip 'AgreementSimulationTests'
+	KOGNITA_REQUIRE_INTEROP=1 $(SWIFT) test --skip-build --skip '$(SIMULATIONS)'
 	# The seeded simulations keep both cores busy for a few minutes: on their
 	# own, so that the process tests' start-up deadlines are not starved.
-	$(SWIFT) test --skip-build --filter 'AgreementSimulationTests'
+	# Deterministic hashing makes a run replay from its seed exactly.
+	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build --filter '$(SIMULATIONS)'
 	KOGNITA_REQUIRE_INTEROP=1 KOGNITA_AGENT_BINARY=$(CURDIR)/.build-embedded/kognita-agent \
 		$(SWIFT) test --skip-build --filter 'AgentProcessTests|wholePathSurvivesKills'
 

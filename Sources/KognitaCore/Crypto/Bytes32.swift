@@ -60,7 +60,11 @@ public struct Bytes32: Sendable, Hashable, Comparable {
         self.init(decoded, range: 0..<32)
     }
 
-    public static func == (lhs: Bytes32, rhs: Bytes32) -> Bool { lhs.storage == rhs.storage }
+    /// Written out word by word: the tuple `==` is generic and, unoptimised
+    /// (debug builds, the simulations), costs a metadata lookup per call.
+    public static func == (lhs: Bytes32, rhs: Bytes32) -> Bool {
+        lhs.storage.0 == rhs.storage.0 && lhs.storage.1 == rhs.storage.1 && lhs.storage.2 == rhs.storage.2 && lhs.storage.3 == rhs.storage.3
+    }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(storage.0); hasher.combine(storage.1)

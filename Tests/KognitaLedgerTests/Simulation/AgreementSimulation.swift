@@ -1,6 +1,7 @@
 import KognitaCore
 import KognitaLedger
 import KognitaSystem
+import KognitaTesting
 
 /// A deterministic simulation of one checkpoint agreement, in the manner of
 /// FoundationDB's simulator and TigerBeetle's VOPR: every validator's
@@ -47,17 +48,8 @@ struct AgreementSimulation {
     var behaviours: [Behaviour] = []
     var machines: [CheckpointAgreement] = []
     var now: UInt64 = 0
-    /// Pending deliveries and timers, a binary min-heap on (time, insertion order).
-    var queue: [Entry] = []
-
-    struct Entry {
-        let at: UInt64
-        let order: UInt64
-        let event: Scheduled
-        /// Written out: a tuple comparison costs a metadata lookup per call in a debug build.
-        func isEarlier(than other: Entry) -> Bool { at < other.at || (at == other.at && order < other.order) }
-    }
-    var order: UInt64 = 0
+    /// Pending deliveries and timers.
+    var queue = SimulatedEvents<Scheduled>()
     /// Which side of the partition each node is on (until stabilisation).
     var side: [Int] = []
     var history: [CheckpointAgreement.Message] = []
@@ -113,33 +105,7 @@ struct AgreementSimulation {
     /// state root), and never the Byzantine invalid one (zero root).
     static func isValid(_ header: CheckpointHeader) -> Bool { header.stateRoot != .zero }
 
-    mutating func schedule(_ event: Scheduled, after delay: UInt64) {
-        order += 1
-        queue.append(Entry(at: now + delay, order: order, event: event))
-        var child = queue.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard queue[child].isEarlier(than: queue[parent]) else { break }
-            queue.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func popEarliest() -> Entry {
-        queue.swapAt(0, queue.count - 1)
-        let earliest = queue.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1, right = left + 1
-            var smallest = parent
-            if left < queue.count, queue[left].isEarlier(than: queue[smallest]) { smallest = left }
-            if right < queue.count, queue[right].isEarlier(than: queue[smallest]) { smallest = right }
-            if smallest == parent { break }
-            queue.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return earliest
-    }
+    mutating func schedule(_ event: Scheduled, after delay: UInt64) { queue.schedule(event, at: now + delay) }
 
     mutating func send(_ message: CheckpointAgreement.Message, from: Int, to: Int) {
         outcome.messages += 1
@@ -230,9 +196,7 @@ struct AgreementSimulation {
         // Clocks differ: each validator's epoch ends at a slightly different time.
         for node in keys.indices { schedule(.start(node: node), after: random.next() % 200) }
         for node in keys.indices { schedule(.resend(node: node), after: 300 + random.next() % 100) }
-        while !queue.isEmpty {
-            let entry = popEarliest()
-            let at = entry.at, event = entry.event
+        while let (at, event) = queue.popEarliest() {
             guard at <= options.horizon else { break }
             now = at
             if outcome.honest.allSatisfy({ outcome.decisions[$0] != nil }) { break }

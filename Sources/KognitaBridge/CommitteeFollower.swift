@@ -44,7 +44,8 @@ actor CommitteeFollower {
         let before = committee
         do {
             while true {
-                let page = try await client.checkpoints(from: committee.epoch)
+                let from = committee.epoch
+                let page = try await client.checkpoints(from: from)
                 for entry in page {
                     let header = entry.signed.header
                     guard header.epoch == committee.epoch else { break }
@@ -58,7 +59,8 @@ actor CommitteeFollower {
                     committee = try header.committee()
                     previous = header.digest
                 }
-                if page.count < PeerMessage.maxCheckpointsPage { break }
+                // Pages are cut by size as well as count: ask again until one brings nothing new.
+                if page.isEmpty || committee.epoch == from { break }
             }
         } catch {
             logger.warning("following the checkpoints from \(client.link) failed: \(error)")

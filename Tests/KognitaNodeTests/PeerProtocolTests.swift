@@ -25,6 +25,9 @@ struct PeerProtocolTests {
             .heads(request: 3, entries: [.init(account: fixture.payer.publicKey, nextSeq: 4)], complete: true),
             .batchesRequest(request: 4, account: fixture.payer.publicKey, from: 2, limit: 256),
             .batches(request: 5, entries: [.init(envelope: batch.envelope, certificate: [1, 2, 3])]),
+            .checkpointsRequest(request: 6, from: 3),
+            .progress(epoch: 0),
+            .progress(epoch: 1 << 40),
         ]
     }
 

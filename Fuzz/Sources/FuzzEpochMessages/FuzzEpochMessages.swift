@@ -58,6 +58,8 @@ public func fuzzEpochMessages(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
         precondition(transitions.encoded() == bytes, "accepted transitions are not canonical")
     }
     _ = try? CheckpointBodies.carriedLocks(decoding: bytes)
+    _ = try? CheckpointBodies.cutHeads(decoding: bytes)
+    _ = try? CheckpointBodies.peerRecords(decoding: bytes)
     // A header chain as a catching-up node gets it: a CBOR array of signed checkpoints.
     if var reader = try? CBORReader(bytes, limits: CBORLimits(maxInputSize: 1 << 20, maxDepth: 8)),
        let count = try? reader.readArrayHeader(maxCount: 64) {

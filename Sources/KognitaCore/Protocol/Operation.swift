@@ -153,8 +153,12 @@ public struct Registration: Sendable, Hashable {
     }
 
     func validate(field: @autoclosure () -> String) throws(ProtocolError) {
-        guard !addresses.isEmpty, addresses.count <= Self.maxAddresses else {
-            throw .malformed("\(field()).addresses", "a registration lists 1 to \(Self.maxAddresses) addresses, not \(addresses.count)")
+        guard !addresses.isEmpty else {
+            throw .malformed("\(field()).addresses", "a registration lists 1 to \(Self.maxAddresses) addresses, not none")
+        }
+        // The reason the decoder gives for the same list (docs/PROTOCOL.md: more than 4 is too-large).
+        guard addresses.count <= Self.maxAddresses else {
+            throw ProtocolError(.tooLarge, "\(field()).addresses", "\(addresses.count) addresses; the limit is \(Self.maxAddresses)")
         }
         for (index, address) in addresses.enumerated() {
             guard address.utf8.count <= Self.maxAddressBytes, Self.isHostPort(address) else {

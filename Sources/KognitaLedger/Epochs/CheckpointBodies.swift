@@ -180,6 +180,32 @@ extension CheckpointBodies {
 }
 
 extension CheckpointBodies {
+    /// The most heads a cut body may hold.
+    public static let maxCutHeads = 4_000_000
+
+    /// Decodes body 1 (the cut) strictly: each account's next seq at the checkpoint, sorted by account.
+    public static func cutHeads(decoding bytes: [UInt8]) throws(LedgerError) -> [AccountID: UInt64] {
+        do {
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 512 << 20, maxDepth: 3, maxItemCount: maxCutHeads * 4 + 1))
+            var result: [AccountID: UInt64] = [:]
+            var last: AccountID?
+            for _ in 0..<(try r.readArrayHeader(maxCount: maxCutHeads)) {
+                guard try r.readArrayHeader(maxCount: 3) == 3 else { throw LedgerError("a cut head is [account, next_seq, last_final]") }
+                let account = AccountID(try r.readBytes32())
+                if let last, !(last < account) { throw LedgerError("the cut's heads are not sorted by account, one each") }
+                last = account
+                result[account] = try r.readUnsigned()
+                _ = try r.readBytes32()
+            }
+            try r.expectEnd()
+            return result
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError("a cut body is not well-formed: \(error)")
+        }
+    }
+
     /// The peer records in body 3 (stakes): each registered node's addresses.
     /// What a bridge needs to reach a committee it learned from a header.
     public static func peerRecords(decoding bytes: [UInt8]) throws(LedgerError) -> [PublicKey: [String]] {

@@ -76,7 +76,7 @@ public final class NodeClient: Sendable {
 
     /// Whether the connection is still open.
     /// The checkpoints from `epoch` on that the node has (a page of at most
-    /// ``PeerMessage/maxCheckpointsPage``), each with the bodies that travel
+    /// ``PeerMessage/maxCheckpointsPage``, fewer when their bodies are large), each with the bodies that travel
     /// with it, checked against its header; the signatures are the caller's to check.
     public func checkpoints(from epoch: UInt64, timeout: Duration = .seconds(10)) async throws -> [LedgerStore.StoredCheckpoint] {
         let reply = try await link.request(timeout: timeout) { .checkpointsRequest(request: $0, from: epoch) }

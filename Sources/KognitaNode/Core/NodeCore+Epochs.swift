@@ -70,7 +70,9 @@ extension NodeCore {
             heads = Array(heads.sorted { $0.nextSeq > $1.nextSeq }.prefix(SealReport.maxHeads))
         }
         let locks = authority.locks.prefix(SealReport.maxLocks).map { SealReport.LockEntry(account: $0.key, seq: $0.value.seq, id: $0.value.id) }
-        let attested = peers.filter { authority.candidateAccounts[$0] != nil }
+        // Candidates this validator reaches and that have caught up with the
+        // chain (they adopted the checkpoint that began this epoch).
+        let attested = peers.filter { authority.candidateAccounts[$0] != nil && peerEpochs[$0] == committee.epoch }
         let report = SealReport.sign(network: committee.network, epoch: committee.epoch, heads: heads, locks: locks,
                                      attested: Array(attested), with: identity)
         out.append(.log(.info, "sealed epoch \(committee.epoch) (\(heads.count) heads, \(locks.count) locks)"))
@@ -206,9 +208,11 @@ extension NodeCore {
     mutating func adopt(_ checkpoint: LedgerStore.StoredCheckpoint) {
         let header = checkpoint.signed.header
         guard header.epoch == committee.epoch else { return }
-        let next: Committee, carried: [AccountID: CarriedLock], transitions: EpochTransitions
+        let next: Committee, carried: [AccountID: CarriedLock], transitions: EpochTransitions, heads: [AccountID: UInt64]
         do throws(LedgerError) {
             next = try header.committee()
+            guard let cutBody = checkpoint.bodies[.cut] else { throw LedgerError("the checkpoint came without its cut") }
+            heads = try CheckpointBodies.cutHeads(decoding: cutBody)
             guard let carriedBody = checkpoint.bodies[.carriedLocks], let transitionsBody = checkpoint.bodies[.transitions] else {
                 throw LedgerError("the checkpoint came without its carried locks or transitions")
             }
@@ -250,7 +254,18 @@ extension NodeCore {
         out.append(.adopted(next, addresses: committeeAddresses()))
         // Peers that missed the decision (full nodes, laggards) adopt it from here.
         out.append(.broadcast(.checkpoint(LedgerStore.StoredCheckpoint(signed: checkpoint.signed,
-                                                                         bodies: checkpoint.bodies.filter { $0.key != .sealReports && $0.key != .cut }))))
+                                                                         bodies: checkpoint.bodies.filter { $0.key != .sealReports }))))
+        if ready { out.append(.broadcast(.progress(epoch: next.epoch))) }
+
+        // A node that adopts a checkpoint it did not build (a peer's decision)
+        // may be short of its cut: it fetches what it misses, which then
+        // applies at once. Without this its ledger would differ from the
+        // header's state root and every later header it built or checked.
+        checkpointedHeads = heads
+        for (account, need) in heads.sorted(by: { $0.key < $1.key }) where authority.state(of: account).nextSeq < need {
+            guard !peers.isEmpty, fetching.insert(account).inserted else { continue }
+            out.append(.fetch(account: account, from: authority.state(of: account).nextSeq, upTo: need, peer: nil))
+        }
 
         let held = withheld.values.sorted { $0.0.batch.seq < $1.0.batch.seq }
         withheld = [:]

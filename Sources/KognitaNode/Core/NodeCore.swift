@@ -32,6 +32,8 @@ public struct NodeCore: Sendable {
     public internal(set) var ready = false
     /// Node peers connected now (validators and full nodes).
     public internal(set) var peers: Set<PublicKey> = []
+    /// The epoch each connected peer last said it is caught up to (``PeerMessage/progress(epoch:)``).
+    var peerEpochs: [PublicKey: UInt64] = [:]
     public internal(set) var counters = Counters()
 
     /// One per epoch whose votes may still arrive: the current and the previous.
@@ -53,6 +55,10 @@ public struct NodeCore: Sendable {
     var voteFlushScheduled = false
     /// Accounts with a catch-up fetch in flight (certificates arrived ahead of their predecessor).
     var fetching: Set<AccountID> = []
+    /// Each account's next seq at the last adopted checkpoint's cut: batches
+    /// below it are part of a decided checkpoint, so they apply at once
+    /// (even while sealed) and do not count as applied in this epoch.
+    var checkpointedHeads: [AccountID: UInt64] = [:]
 
     // Epochs (NodeCore+Epochs.swift).
     /// The end of the current epoch: seal, agreement, checkpoint.
@@ -159,6 +165,8 @@ public struct NodeCore: Sendable {
         case finalRead(SignedBatch, head: AccountHead, final: (batch: SignedBatch, certificate: [UInt8])?, waiter: WaiterID)
         /// Node peers connected now.
         case peers(Set<PublicKey>)
+        /// A peer said it is caught up to `epoch`.
+        case progress(PublicKey, epoch: UInt64)
         /// The startup catch-up is done.
         case ready
         /// Drops client waits that are too old.
@@ -266,7 +274,8 @@ public struct NodeCore: Sendable {
             applyCertified(batch, certificate)
         case .fetchDone(let account): fetching.remove(account)
         case .finalRead(let batch, let head, let final, let waiter): answerFromStore(batch, head: head, final: final, waiter: waiter)
-        case .peers(let connected): peers = connected
+        case .peers(let connected): connectedChanged(connected)
+        case .progress(let peer, let epoch): if peers.contains(peer) { peerEpochs[peer] = epoch }
         case .ready: becomeReady()
         case .expireWaiters: expireWaiters()
         case .tick: if ready { perform(session.handle(.tick(nowMillis: now))) }
@@ -303,9 +312,17 @@ public struct NodeCore: Sendable {
         return result
     }
 
+    /// New peers hear how far this node is; gone ones are forgotten.
+    mutating func connectedChanged(_ connected: Set<PublicKey>) {
+        if ready { for peer in connected.subtracting(peers).sorted() { out.append(.send(.progress(epoch: committee.epoch), to: peer)) } }
+        for peer in peers.subtracting(connected) { peerEpochs[peer] = nil }
+        peers = connected
+    }
+
     mutating func becomeReady() {
         guard !ready else { return }
         ready = true
+        out.append(.broadcast(.progress(epoch: committee.epoch)))
         out.append(.log(.info, "caught up with peers; \(isValidator ? "voting" : "following") from now on (\(authority.accounts.count) accounts, digest \(authority.stateDigest.hex.prefix(16)))"))
     }
 
@@ -514,7 +531,7 @@ public struct NodeCore: Sendable {
     /// Applies a certified batch (and any certified successors it unblocks),
     /// persists the changes, and answers the waiting clients once they are durable.
     mutating func applyCertified(_ batch: SignedBatch, _ certificate: VerifiedCertificate) {
-        if isValidator && session.sealed && session.decision == nil {
+        if isValidator && session.sealed && session.decision == nil && batch.batch.seq >= checkpointedHeads[batch.signer] ?? 0 {
             // Sealed: the ledger stays at the report until the cut; only what the cut needs applies.
             guard let head = cutTarget?.heads[batch.signer], batch.batch.seq < head.nextSeq else {
                 if authority.state(of: batch.signer).nextSeq <= batch.batch.seq { withheld[BatchKey(batch)] = (batch, certificate) }
@@ -542,7 +559,9 @@ public struct NodeCore: Sendable {
             }
             changes.releasedLocks = applied.releasedLocks
             changes.feePool = authority.feePool
-            for final in applied.batches where touched.insert(final.signer).inserted { changes.touched.insert(final.signer) }
+            for final in applied.batches where final.batch.seq >= checkpointedHeads[final.signer] ?? 0 && touched.insert(final.signer).inserted {
+                changes.touched.insert(final.signer)
+            }
             var encoded: [[UInt8]] = []
             for (final, finalCertificate) in zip(applied.batches, applied.certificates) {
                 let bytes = finalCertificate.certificate.encoded()

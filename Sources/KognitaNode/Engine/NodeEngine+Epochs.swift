@@ -68,7 +68,7 @@ extension NodeEngine {
                     throw PeerProtocolError("the peer answered a checkpoints request with something else")
                 }
                 for entry in entries { received(checkpoint: entry, from: nil) }
-                if entries.count < PeerMessage.maxCheckpointsPage || core.committee.epoch == from { break }
+                if entries.isEmpty || core.committee.epoch == from { break }
             }
         } catch {
             logger.warning("fetching checkpoints from \(link) failed: \(error)")

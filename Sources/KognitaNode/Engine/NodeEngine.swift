@@ -173,6 +173,8 @@ public actor NodeEngine {
     /// A certified batch from a peer during catch-up (certificate verified off the actor).
     func caughtUp(_ batch: SignedBatch, _ certificate: VerifiedCertificate) { handle(.caughtUp(batch, certificate)) }
     func expireWaiters() { handle(.expireWaiters) }
+    /// A node peer announced it is caught up to `epoch`.
+    func progress(of peer: PublicKey, epoch: UInt64) { handle(.progress(peer, epoch: epoch)) }
 
     /// Hands one event to the core and carries out what it decides.
     func handle(_ event: NodeCore.Event) {

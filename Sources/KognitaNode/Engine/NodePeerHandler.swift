@@ -132,6 +132,10 @@ struct NodePeerHandler: PeerLinkHandler {
                 logger.error("reading checkpoints for a peer failed: \(error)")
             }
 
+        case let .progress(epoch):
+            guard link.role != .client else { return violation(link, "a client may not announce progress") }
+            await engine.progress(of: link.identity, epoch: epoch)
+
         case .reply, .heads, .batches, .checkpoints:
             break // replies nobody waits for any more
         }

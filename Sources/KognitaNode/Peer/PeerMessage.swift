@@ -51,6 +51,11 @@ public enum PeerMessage: Sendable, Hashable {
     case checkpointsRequest(request: UInt64, from: UInt64)
     /// Checkpoints in epoch order (an empty list: the sender has none from there).
     case checkpoints(request: UInt64, entries: [LedgerStore.StoredCheckpoint])
+    /// A node is caught up: its startup sync is done and it has adopted every
+    /// checkpoint before `epoch`. Sent to each node peer when it connects and
+    /// after each adoption; validators attest only candidates that are caught
+    /// up (docs/EPOCHS.md, section 6).
+    case progress(epoch: UInt64)
 
     /// One account's next seq, as a heads page lists it.
     public struct AccountSeq: Sendable, Hashable {
@@ -87,7 +92,7 @@ public enum PeerMessage: Sendable, Hashable {
 
     private enum Kind: UInt64 {
         case submit = 1, headQuery, reply, forward, vote, refusal, headsRequest, heads, batchesRequest, batches
-        case sealReport, checkpointProposal, checkpointVote, checkpoint, checkpointsRequest, checkpoints
+        case sealReport, checkpointProposal, checkpointVote, checkpoint, checkpointsRequest, checkpoints, progress
     }
 }
 
@@ -160,6 +165,8 @@ extension PeerMessage {
             w.writeArrayHeader(3); w.writeUnsigned(Kind.checkpoints.rawValue); w.writeUnsigned(request)
             w.writeArrayHeader(entries.count)
             for entry in entries { w.writeArrayHeader(2); Self.writeCheckpoint(&w, entry) }
+        case let .progress(epoch):
+            w.writeArrayHeader(2); w.writeUnsigned(Kind.progress.rawValue); w.writeUnsigned(epoch)
         }
         return w.bytes
     }
@@ -299,6 +306,8 @@ extension PeerMessage {
                 entries.append(try readCheckpoint(&r))
             }
             return .checkpoints(request: request, entries: entries)
+        case .progress:
+            try expect(2); return .progress(epoch: try r.readUnsigned())
         }
     }
 }

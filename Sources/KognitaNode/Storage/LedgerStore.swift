@@ -280,11 +280,16 @@ public final class LedgerStore: Sendable {
     /// bodies a node needs to adopt it (carried locks, transitions, fees)
     /// and the stakes with their peer records (where a bridge finds the committee).
     public func checkpointsForPeers(from epoch: UInt64, limit: Int) throws -> [StoredCheckpoint] {
-        let kinds: Set<CheckpointBodies.Kind> = [.carriedLocks, .transitions, .fees, .stakes]
+        let kinds: Set<CheckpointBodies.Kind> = [.cut, .carriedLocks, .transitions, .fees, .stakes]
         var result: [StoredCheckpoint] = []
-        var next = epoch
+        var next = epoch, bytes = 0
         while result.count < limit, let stored = try checkpoint(epoch: next) {
-            result.append(StoredCheckpoint(signed: stored.signed, bodies: stored.bodies.filter { kinds.contains($0.key) }))
+            let entry = StoredCheckpoint(signed: stored.signed, bodies: stored.bodies.filter { kinds.contains($0.key) })
+            // A page stays within one frame (the cut bodies can be large); the follower asks again.
+            let size = entry.bodies.values.reduce(0) { $0 + $1.count } + 4_096
+            if !result.isEmpty && bytes + size > PeerMessage.maxPageBytes { break }
+            bytes += size
+            result.append(entry)
             next += 1
         }
         return result

@@ -1,3 +1,4 @@
+import Foundation
 import KognitaCore
 import KognitaLedger
 import KognitaNode
@@ -38,6 +39,12 @@ struct NetworkSimulation {
         var fixedLatency: UInt64? = nil
         /// The most a validator's clock is off (its epochs end that much apart).
         var clockSkew: UInt64 = 40
+        /// Nodes outside genesis whose accounts bond and register them part-way
+        /// through (they are full nodes until a checkpoint seats them).
+        var candidates = 0
+        /// After the candidates are seated, a genesis validator unbonds
+        /// everything and leaves; otherwise the candidates unbond and leave.
+        var validatorLeaves = false
     }
 
     enum Behaviour: Equatable, CustomStringConvertible {
@@ -69,6 +76,8 @@ struct NetworkSimulation {
         /// For each checkpoint, from the epoch's end (by the latest honest clock) to its adoption by the last honest node (ms).
         var roundMillis: [UInt64] = []
         var behaviours: [Behaviour] = []
+        /// How many times the checkpoints changed the committee's members.
+        var committeeChanges = 0
     }
 
     struct SimNode {
@@ -98,6 +107,10 @@ struct NetworkSimulation {
     struct Device {
         let key: SigningKey
         let equivocates: Bool
+        /// Whether it pays (a meter); an operator only runs its ``script``.
+        var pays = true
+        /// Operations to submit, each from a time on and once ``Step/afterSeated`` holds.
+        var script: [Step] = []
         var nextSeq: UInt64 = 1
         var prev: BatchID = .zero
         /// The batches of the current seq (two when equivocating) and when they were first sent.
@@ -105,6 +118,14 @@ struct NetworkSimulation {
         var sentAt: UInt64 = 0
         var finals = 0
         var finalAfterStable = false
+    }
+
+    /// One step of an operator's script.
+    struct Step {
+        let at: UInt64
+        let operations: [KognitaCore.Operation]
+        /// Only once the latest honest committee holds all of these nodes.
+        var afterSeated: [PublicKey] = []
     }
 
     /// Indirect: the heap moves its entries around, and a boxed payload moves as one pointer.
@@ -121,6 +142,8 @@ struct NetworkSimulation {
     }
 
     static let network = try! NetworkID("kognita-sim")
+    /// `KOGNITA_SIM_TRACE=1` prints every node's log lines with their simulated time (for replaying one seed).
+    static let tracing = getenv("KOGNITA_SIM_TRACE") != nil
     static let funding: UInt64 = 1_000_000
     static let bond: UInt64 = 10_000
 
@@ -162,6 +185,7 @@ struct NetworkSimulation {
             return try! SigningKey(seed: bytes)
         }
         let validatorKeys = (0..<options.validators).map { key(1, $0) }
+        let candidateKeys = (0..<options.candidates).map { key(3, $0) }
         devices = (0..<(options.devices + options.equivocatingDevices)).map { Device(key: key(2, $0), equivocates: $0 >= options.devices) }
         let weights = Election.cappedWeights(validatorKeys.map { _ in Self.bond })
         genesisCommittee = try! Committee(network: Self.network, epoch: 0,
@@ -173,25 +197,45 @@ struct NetworkSimulation {
             stakes[validator.publicKey] = Stake(bonded: Self.bond, candidate: registration, lastSeated: 0)
         }
         let rules = EpochRules(epochMillis: options.epochMillis, committeeSize: 16, evidenceEpochs: 2, minimumBond: Amount(1), maxClockSkewMillis: 2_000)
-        let authority = try! Authority.genesis(committee: genesisCommittee, rules: rules,
-                                               allocations: devices.map { ($0.key.publicKey, Amount(Self.funding)) }, stakes: stakes)
+        // Operators: each candidate's account bonds and registers it; later
+        // the candidates leave, or (once they sit) a genesis validator does.
+        let joinAt = 300 + random.next() % 1_500
+        for (index, node) in candidateKeys.enumerated() {
+            let account = key(4, index)
+            let registration = Registration.sign(network: Self.network, account: account.publicKey, addresses: ["10.0.0.\(index + 1):7000"], nodeKey: node)
+            var steps = [Step(at: joinAt, operations: [.bond(Amount(Self.bond)), .register(registration)])]
+            if !options.validatorLeaves { steps.append(Step(at: joinAt + 2_000 + random.next() % 1_000, operations: [.unbond(Amount(Self.bond))])) }
+            devices.append(Device(key: account, equivocates: false, pays: false, script: steps))
+        }
+        let allocations = devices.map { ($0.key.publicKey, Amount(Self.funding)) }
+        if options.validatorLeaves && !candidateKeys.isEmpty {
+            // Its account is its node key (as in genesis); it holds only the bond.
+            let leaving = validatorKeys[Int(random.next() % UInt64(validatorKeys.count))]
+            devices.append(Device(key: leaving, equivocates: false, pays: false,
+                                  script: [Step(at: joinAt + 1_000, operations: [.unbond(Amount(Self.bond))], afterSeated: candidateKeys.map(\.publicKey))]))
+        }
+        let authority = try! Authority.genesis(committee: genesisCommittee, rules: rules, allocations: allocations, stakes: stakes)
         supply = authority.totalMoney
         chain[0] = genesisCommittee
-        var roles = Array(repeating: Behaviour.honest, count: options.validators)
+        // Byzantine among the genesis validators, and sometimes one among
+        // the candidates instead (so no committee ever holds more than f).
+        var roles = Array(repeating: Behaviour.honest, count: options.validators + options.candidates)
         var order = Array(0..<options.validators)
         order.shuffle(using: &random)
-        for index in order.prefix(options.byzantine) {
-            roles[index] = [.equivocate, .withhold, .replay].randomElement(using: &random)!
+        var byzantine = Array(order.prefix(options.byzantine))
+        if !byzantine.isEmpty && options.candidates > 0 && random.next() % 2 == 0 {
+            byzantine[0] = options.validators + Int(random.next() % UInt64(options.candidates))
         }
+        for index in byzantine { roles[index] = [.equivocate, .withhold, .replay].randomElement(using: &random)! }
         outcome.behaviours = roles
         let genesisDigest = BLAKE2b256.hash([UInt8]("kognita-sim genesis".utf8))
-        for (index, validator) in validatorKeys.enumerated() {
+        for (index, validator) in (validatorKeys + candidateKeys).enumerated() {
             let core = try! NodeCore(genesisCommittee: genesisCommittee, genesisDigest: genesisDigest, start: 0, checkpoints: [],
                                      carried: [:], touched: [], identity: validator, authority: authority)
             nodes.append(SimNode(core: core, key: validator, behaviour: roles[index], skew: random.next() % (options.clockSkew + 1),
                                  committees: [0: genesisCommittee]))
         }
-        side = (0..<options.validators).map { _ in Int(random.next() % 2) }
+        side = nodes.indices.map { _ in Int(random.next() % 2) }
     }
 
     var honest: [Int] { nodes.indices.filter { nodes[$0].behaviour == .honest } }
@@ -275,8 +319,8 @@ struct NetworkSimulation {
                 }
             case .adopted(let committee, _):
                 adopted(committee, at: node)
-            case .log:
-                break
+            case .log(_, let line):
+                if Self.tracing { print("[\(now) ms] node \(node) (\(nodes[node].behaviour)): \(line)") }
             }
         }
     }
@@ -384,6 +428,8 @@ struct NetworkSimulation {
             handle(.checkpointVote(vote), at: node)
         case .checkpoint(let checkpoint):
             handle(.checkpoint(checkpoint, from: sender), at: node)
+        case .progress(let epoch):
+            handle(.progress(sender, epoch: epoch), at: node)
         default:
             break
         }
@@ -415,6 +461,18 @@ struct NetworkSimulation {
 
     mutating func deviceStep(_ index: Int) {
         var device = devices[index]
+        if device.current.isEmpty && !device.pays {
+            // An operator: its next step, when its time and condition have come.
+            guard let step = device.script.first else { return }
+            let latest = chain.max { $0.key < $1.key }?.value
+            guard now >= step.at, step.afterSeated.allSatisfy({ latest?.contains($0) ?? false }) else {
+                return schedule(.device(index), after: max(step.at, now + 100) - now)
+            }
+            device.script.removeFirst()
+            let batch = Batch(network: Self.network, seq: device.nextSeq, prev: device.prev, created: now, transfers: [], operations: step.operations)
+            device.current = [try! SignedBatch.sign(batch, with: device.key)]
+            device.sentAt = now
+        }
         if device.current.isEmpty {
             guard now < options.devicesStopAt else { return }
             // The next batch (two rival ones for an equivocating device); until it is final, the same one is resent.
@@ -524,6 +582,8 @@ struct NetworkSimulation {
             outcome.violations.append("node \(node)'s checkpoint chain is not a prefix of the longest")
         }
         outcome.checkpoints = chains.map(\.count).min() ?? 0
+        let members = chain.sorted { $0.key < $1.key }.map { Set($0.value.validators.map(\.id)) }
+        outcome.committeeChanges = zip(members, members.dropFirst()).filter { $0 != $1 }.count
         // Checkpoints keep coming once the network is stable: every honest
         // node adopts at least two after stabilisation, and one in the run's
         // last two epochs and a half (the first after a partition may wait
@@ -550,7 +610,7 @@ struct NetworkSimulation {
             }
         }
         // Honest devices keep being paid once the network is stable.
-        for (index, device) in devices.enumerated() where !device.equivocates && !device.finalAfterStable {
+        for (index, device) in devices.enumerated() where device.pays && !device.equivocates && !device.finalAfterStable {
             outcome.violations.append("device \(index) had no batch final after the network stabilised (next seq \(device.nextSeq))")
         }
         // The round: from the epoch's end (the previous header's time plus

@@ -24,6 +24,7 @@ struct NetworkSimulationTests {
     @Test("with f of 3f+1 validators Byzantine and a device equivocating: never two finals at one (account, seq), every final survives the handovers, one checkpoint chain, money conserved, checkpoints keep coming", arguments: 0..<4)
     func safeAndLive(quarter: Int) {
         var failures: [String] = []
+        var withCandidates = 0, changed = 0
         let all = Self.seeds(salt: 11)
         // In four parts, so that both cores work on it.
         for seed in all.count == 1 ? (quarter == 0 ? all : []) : all.enumerated().filter({ $0.offset % 4 == quarter }).map(\.element) {
@@ -31,16 +32,25 @@ struct NetworkSimulationTests {
             options.validators = [4, 4, 5, 4, 7][Int(seed % 5)]
             options.byzantine = (options.validators - 1) / 3
             options.partitioned = seed % 3 != 0
+            // Most runs change the committee: a candidate joins, then it or a genesis validator leaves.
+            options.candidates = seed % 7 == 0 ? 0 : 1
+            options.validatorLeaves = (seed / 7) % 2 == 0
             var simulation = NetworkSimulation(seed: seed, options: options)
             let outcome = simulation.run()
+            if options.candidates > 0 {
+                withCandidates += 1
+                if outcome.committeeChanges > 0 { changed += 1 }
+            }
             if ProcessInfo.processInfo.environment["KOGNITA_SIM_STATS"] != nil {
-                print("seed \(seed) n=\(options.validators) \(outcome.behaviours): \(outcome.checkpoints) checkpoints, \(outcome.finalsReported) finals, \(outcome.messages) messages, rounds \(outcome.roundMillis) ms")
+                print("seed \(seed) n=\(options.validators)+\(options.candidates) \(outcome.behaviours): \(outcome.checkpoints) checkpoints, committee changed \(outcome.committeeChanges)x, \(outcome.finalsReported) finals, \(outcome.messages) messages, rounds \(outcome.roundMillis) ms")
             }
             if !outcome.violations.isEmpty {
                 failures.append("seed \(seed) (\(Self.replay(seed))), behaviours \(outcome.behaviours): \(outcome.violations.prefix(5).joined(separator: "; "))")
             }
         }
         #expect(failures.isEmpty, "\(failures.count) runs failed:\n\(failures.prefix(10).joined(separator: "\n"))")
+        // The handovers the runs exercise really move the committee.
+        #expect(withCandidates < 4 || changed * 2 >= withCandidates, "the committee changed in only \(changed) of \(withCandidates) runs with a candidate")
     }
 
     /// Dictionaries iterate in an order seeded per process and per table

@@ -232,11 +232,11 @@ public struct NodeCore: Sendable {
 
     /// A node over `authority`, in the epoch after the last of `checkpoints`
     /// (epoch 0 with none). `start` is genesis's `start_ms`, `carried` the
-    /// last checkpoint's carried locks, `touched` the accounts applied since
-    /// it, `ownAgreementMessages` this validator's write-ahead log (all as
-    /// the store kept them).
+    /// last checkpoint's carried locks, `lastCut` its cut body, `touched` the
+    /// accounts applied since it, `ownAgreementMessages` this validator's
+    /// write-ahead log (all as the store kept them).
     public init(genesisCommittee: Committee, genesisDigest: Bytes32, start: UInt64, checkpoints: [SignedCheckpoint],
-                carried: [AccountID: CarriedLock], touched: Set<AccountID>,
+                carried: [AccountID: CarriedLock], lastCut: [UInt8]? = nil, touched: Set<AccountID>,
                 ownAgreementMessages: [(epoch: UInt64, message: CheckpointAgreement.Message)] = [],
                 identity: SigningKey, authority: Authority) throws {
         var current = genesisCommittee
@@ -254,6 +254,8 @@ public struct NodeCore: Sendable {
         session = EpochSession(committee: current, rules: authority.rules, previous: checkpoints.last?.header.digest ?? genesisDigest,
                                previousTimestamp: checkpoints.last?.header.timestamp ?? start, previouslyCarried: carried, key: identity)
         // What this validator signed in this epoch before it stopped: it repeats it, never contradicts it.
+        // Batches below the last cut apply at once after a restart too.
+        if let lastCut { checkpointedHeads = try CheckpointBodies.cutHeads(decoding: lastCut) }
         let own = ownAgreementMessages.filter { $0.epoch == current.epoch }.map(\.message)
         session.restore(own)
         loggedAgreement = Set(own)

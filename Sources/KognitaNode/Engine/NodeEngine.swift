@@ -60,14 +60,14 @@ public actor NodeEngine {
     /// `carried` the last checkpoint's carried locks, `touched` the accounts
     /// applied since it (all as the store kept them).
     public init(genesisCommittee: Committee, genesisDigest: Bytes32, start: UInt64, checkpoints: [SignedCheckpoint],
-                carried: [AccountID: CarriedLock], touched: Set<AccountID>,
+                carried: [AccountID: CarriedLock], lastCut: [UInt8]? = nil, touched: Set<AccountID>,
                 ownAgreementMessages: [(epoch: UInt64, message: CheckpointAgreement.Message)] = [], identity: SigningKey, authority: Authority,
                 store: LedgerStore, committer: GroupCommitter, metrics: NodeMetrics, logger: Logger) throws {
         let book = CommitteeBook(genesis: genesisCommittee)
         for checkpoint in checkpoints { book.add(try checkpoint.header.committee()) }
         committees = book
         core = try NodeCore(genesisCommittee: genesisCommittee, genesisDigest: genesisDigest, start: start, checkpoints: checkpoints,
-                            carried: carried, touched: touched, ownAgreementMessages: ownAgreementMessages, identity: identity, authority: authority)
+                            carried: carried, lastCut: lastCut, touched: touched, ownAgreementMessages: ownAgreementMessages, identity: identity, authority: authority)
         self.identity = identity
         self.store = store
         self.committer = committer

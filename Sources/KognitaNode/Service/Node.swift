@@ -31,7 +31,8 @@ public enum Node {
         let metrics = NodeMetrics()
         let committer = GroupCommitter(store: store, onTransaction: { metrics.commitTransactions.increment() })
         let engine = try NodeEngine(genesisCommittee: genesisCommittee, genesisDigest: genesis.digest, start: genesis.startMillis,
-                                    checkpoints: snapshot.checkpoints, carried: snapshot.lastCarried, touched: snapshot.touched,
+                                    checkpoints: snapshot.checkpoints, carried: snapshot.lastCarried,
+                                    lastCut: try store.checkpoint(epoch: nil)?.bodies[.cut], touched: snapshot.touched,
                                     ownAgreementMessages: snapshot.agreementMessages,
                                     identity: identity, authority: authority, store: store, committer: committer, metrics: metrics, logger: logger)
         let committee = await engine.committee

@@ -289,11 +289,7 @@ extension NodeCore {
             case .vote(_, let lockIsNew):
                 enqueueVote(key, newLock: lockIsNew ? authority.locks[batch.signer] : nil)
             case .rejected(let rejection):
-                for waiter in waiters.removeValue(forKey: key) ?? [] {
-                    counters.rejected += 1
-                    counters.rejections[rejection.reason, default: 0] += 1
-                    out.append(.reply(waiter.id, Self.rejectedAck(batch, rejection), since: waiter.since))
-                }
+                for waiter in waiters.removeValue(forKey: key) ?? [] { reject(batch, rejection, waiter.id) }
             case .waiting, .belowNext:
                 break
             }

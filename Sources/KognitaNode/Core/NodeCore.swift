@@ -186,8 +186,8 @@ public struct NodeCore: Sendable {
     }
 
     public enum Action: Sendable {
-        /// Answer a waiting client; `since` is when it began waiting (ms).
-        case reply(WaiterID, Ack, since: UInt64)
+        /// Answer a waiting client.
+        case reply(WaiterID, Ack)
         /// These clients' waits ended without an answer (dropped).
         case forget([WaiterID])
         /// Hand changes to the store, in order.
@@ -362,7 +362,7 @@ public struct NodeCore: Sendable {
             return reject(batch, Rejection(.gap, "seq \(seq) is beyond the account's next seq \(state.nextSeq) by more than \(Authority.lookahead)", head: state.head), waiter)
         }
         addWaiter(key, Waiter(id: waiter, since: now))
-        out.append(.reply(waiter, Ack(id: batch.id, seq: seq, status: .accepted), since: now))
+        out.append(.reply(waiter, Ack(id: batch.id, seq: seq, status: .accepted)))
         remember(batch, forward: true)
     }
 
@@ -396,10 +396,10 @@ public struct NodeCore: Sendable {
         if !dropped.isEmpty { out.append(.forget(dropped)) }
     }
 
-    private mutating func reject(_ batch: SignedBatch, _ rejection: Rejection, _ waiter: WaiterID, since: UInt64? = nil) {
+    mutating func reject(_ batch: SignedBatch, _ rejection: Rejection, _ waiter: WaiterID) {
         counters.rejected += 1
         counters.rejections[rejection.reason, default: 0] += 1
-        out.append(.reply(waiter, Self.rejectedAck(batch, rejection), since: since ?? now))
+        out.append(.reply(waiter, Self.rejectedAck(batch, rejection)))
     }
 
     static func rejectedAck(_ batch: SignedBatch, _ rejection: Rejection) -> Ack {
@@ -413,7 +413,7 @@ public struct NodeCore: Sendable {
             // Applied recently: answered once durable (the store's order makes
             // waiting for everything persisted so far enough).
             let ack = Ack(id: batch.id, seq: batch.batch.seq, status: .final, cert: certificate)
-            out.append(.afterDurable([.reply(waiter, ack, since: now)]))
+            out.append(.afterDurable([.reply(waiter, ack)]))
             return
         }
         // An older batch: its certificate is on disk.
@@ -423,7 +423,7 @@ public struct NodeCore: Sendable {
     private mutating func answerFromStore(_ batch: SignedBatch, head: AccountHead, final: (batch: SignedBatch, certificate: [UInt8])?, waiter: WaiterID) {
         if let final {
             if final.batch.id == batch.id {
-                return out.append(.reply(waiter, Ack(id: batch.id, seq: batch.batch.seq, status: .final, cert: final.certificate), since: now))
+                return out.append(.reply(waiter, Ack(id: batch.id, seq: batch.batch.seq, status: .final, cert: final.certificate)))
             }
             return reject(batch, Rejection(.stale, "batch \(final.batch.id) is final at seq \(batch.batch.seq)", head: head), waiter)
         }
@@ -474,7 +474,7 @@ public struct NodeCore: Sendable {
         // Once the refusals weigh more than the rest could make up, no quorum can form.
         if tally.weight > committee.totalWeight - committee.quorumWeight, let batch = pending[key]?.batch {
             refusals[key] = nil
-            for waiter in waiters.removeValue(forKey: key) ?? [] { reject(batch, tally.first, waiter.id, since: waiter.since) }
+            for waiter in waiters.removeValue(forKey: key) ?? [] { reject(batch, tally.first, waiter.id) }
         }
     }
 
@@ -580,7 +580,7 @@ public struct NodeCore: Sendable {
                 recentFinal[key] = bytes
                 // Nothing is reported final before it is durable here.
                 let ack = Ack(id: final.id, seq: final.batch.seq, status: .final, cert: bytes)
-                for waiter in waiters.removeValue(forKey: key) ?? [] { answers.append(.reply(waiter.id, ack, since: waiter.since)) }
+                for waiter in waiters.removeValue(forKey: key) ?? [] { answers.append(.reply(waiter.id, ack)) }
                 finished(key)
             }
             if !answers.isEmpty { out.append(.afterDurable(answers)) }
@@ -590,7 +590,7 @@ public struct NodeCore: Sendable {
                     enqueueVote(BatchKey(account: followUp.batch.signer, id: id), newLock: lockIsNew ? authority.locks[followUp.batch.signer] : nil)
                 case .rejected(let rejection):
                     for waiter in waiters.removeValue(forKey: BatchKey(followUp.batch)) ?? [] {
-                        reject(followUp.batch, rejection, waiter.id, since: waiter.since)
+                        reject(followUp.batch, rejection, waiter.id)
                     }
                 case .waiting, .belowNext:
                     break

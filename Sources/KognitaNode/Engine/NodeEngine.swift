@@ -187,7 +187,7 @@ public actor NodeEngine {
     private func perform(_ actions: [NodeCore.Action]) {
         for action in actions {
             switch action {
-            case .reply(let id, let ack, _):
+            case .reply(let id, let ack):
                 let waiting = ack.status == .accepted ? replies[id] : replies.removeValue(forKey: id)
                 guard let waiting else { continue }
                 if ack.status == .final { metrics.submitToFinal.record(waiting.since.duration(to: .now)) }

@@ -20,7 +20,7 @@ struct NodeCoreTests {
     /// Whether an action sends a vote or answers `final`, outside any ``NodeCore/Action/afterDurable(_:)``.
     static func bare(_ actions: [NodeCore.Action], _ matches: (NodeCore.Action) -> Bool) -> Bool { actions.contains(where: matches) }
     static func isVote(_ action: NodeCore.Action) -> Bool { if case .broadcast(.vote) = action { true } else { false } }
-    static func isFinal(_ action: NodeCore.Action) -> Bool { if case .reply(_, let ack, _) = action { ack.status == .final } else { false } }
+    static func isFinal(_ action: NodeCore.Action) -> Bool { if case .reply(_, let ack) = action { ack.status == .final } else { false } }
     static func deferred(_ actions: [NodeCore.Action]) -> [NodeCore.Action] {
         actions.flatMap { action -> [NodeCore.Action] in if case .afterDurable(let later) = action { later } else { [] } }
     }
@@ -30,7 +30,7 @@ struct NodeCoreTests {
         var node = try core()
         let batch = fixture.batch(seq: 1)
         let submitted = node.handle(.submit(batch, waiter: 1), now: 10)
-        #expect(submitted.contains { if case .reply(1, let ack, _) = $0 { ack.status == .accepted } else { false } })
+        #expect(submitted.contains { if case .reply(1, let ack) = $0 { ack.status == .accepted } else { false } })
         #expect(!Self.bare(submitted, Self.isVote))
         let flushed = node.handle(.flushVotes, now: 12)
         #expect(!Self.bare(flushed, Self.isVote), "a vote went out before its lock was durable")
@@ -55,7 +55,7 @@ struct NodeCoreTests {
         #expect(!Self.bare(actions, Self.isFinal), "final was answered before the batch was durable")
         let finals = Self.deferred(actions).filter(Self.isFinal)
         #expect(finals.count == 1)
-        guard case .reply(7, let ack, _)? = finals.first, let bytes = ack.cert else { Issue.record("no final for the waiting client"); return }
+        guard case .reply(7, let ack)? = finals.first, let bytes = ack.cert else { Issue.record("no final for the waiting client"); return }
         #expect(try Certificate(decoding: bytes).verify(for: fixture.committee).batch == BatchKey(batch))
         #expect(actions.contains { if case .persist(let changes) = $0 { changes.finalBatches.contains { $0.batch.id == batch.id } } else { false } })
         #expect(node.head(of: batch.signer).nextSeq == 2)

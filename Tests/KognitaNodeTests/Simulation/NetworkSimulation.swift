@@ -283,7 +283,7 @@ struct NetworkSimulation {
     mutating func perform(_ actions: [NodeCore.Action], at node: Int) {
         for action in actions {
             switch action {
-            case .reply(let waiter, let ack, _):
+            case .reply(let waiter, let ack):
                 guard let device = ack.status == .accepted ? nodes[node].waiters[waiter] : nodes[node].waiters.removeValue(forKey: waiter) else { continue }
                 if ack.status == .final { reportedFinal(ack, by: node) }
                 schedule(.ack(device: device, ack), after: latency())

@@ -13,12 +13,13 @@ final class CommitteeChurn: Sendable {
     let network: DevnetNetwork
     let duration: Double
     let joinAt: Double
-    let leaveAt: Double
+    /// Nil: the candidates stay to the end.
+    let leaveAt: Double?
     /// What a candidate bonds: a genesis validator's bond, so all weigh the same.
     let bond: UInt64
     private let state = Protected((notes: [String](), problems: [String]()))
 
-    init(network: DevnetNetwork, duration: Double, joinAt: Double, leaveAt: Double) {
+    init(network: DevnetNetwork, duration: Double, joinAt: Double, leaveAt: Double?) {
         self.network = network
         self.duration = duration
         self.joinAt = joinAt
@@ -41,6 +42,7 @@ final class CommitteeChurn: Sendable {
                 try await group.waitForAll()
             }
             note("devnet: \(accounts.count) candidates bonded \(grouped(Int(bond))) each and registered; they sit from the next checkpoint")
+            guard let leaveAt else { return }
             try await sleep(until: start + duration * leaveAt)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for account in accounts {

@@ -25,6 +25,8 @@ final class DeviceFleet: Sendable {
         /// Transfers per second for one device.
         var transfersPerSecond: Double
         var recipients: [AccountID]
+        /// The bridges' accounts: device i names bridge i mod count in its batches.
+        var bridges: [AccountID] = []
     }
 
     let devices: [Device]
@@ -62,6 +64,7 @@ final class DeviceFleet: Sendable {
         c.keyURI = "file:\(device.directory)/device.key"
         c.stateDirectory = device.directory
         c.fee = settings.fee
+        if !settings.bridges.isEmpty { c.bridge = settings.bridges[device.index % settings.bridges.count] }
         c.broker.host = "127.0.0.1"
         c.broker.port = settings.brokerPort
         c.broker.clientID = "devnet-device-\(device.index + 1)"

@@ -32,6 +32,9 @@ public final class DevnetNetwork: Sendable {
     public let directory: String
     let tools: Tools
     public let network: NetworkID
+    /// Each bridge's account (its identity key): devices name one in their
+    /// batches, and it is paid its share of their fees.
+    public let bridgeAccounts: [AccountID]
     /// The validator nodes; validator-1 (index 0) serves the faucet.
     public let validators: [Component]
     /// Extra nodes that start as full nodes and join the committee when
@@ -69,7 +72,7 @@ public final class DevnetNetwork: Sendable {
     /// gets none of its files.
     public init(directory: String, tools: Tools, network: NetworkID = try! NetworkID("kognita-devnet"), validators count: Int,
                 bridges bridgeCount: Int, devices: [(id: AccountID, password: String)], rules: EpochRules = EpochRules(),
-                candidates candidateCount: Int = 0) throws {
+                candidates candidateCount: Int = 0, dropVotes: [Int: UInt64] = [:], minimumFee: UInt64 = 0) throws {
         self.directory = directory
         self.tools = tools
         self.network = network
@@ -85,9 +88,18 @@ public final class DevnetNetwork: Sendable {
 
         // The network: genesis, validator keys and node configs, the faucet key.
         do throws(NetworkFilesError) {
-            genesis = try LocalNetworkFiles.make(.init(network: network, validators: count, directory: "\(directory)/net",
-                                                       basePort: peerBase, apiBasePort: apiBasePort, rules: rules)).genesis
+            var plan = LocalNetworkFiles.Plan(network: network, validators: count, directory: "\(directory)/net",
+                                              basePort: peerBase, apiBasePort: apiBasePort, rules: rules)
+            plan.minimumFee = minimumFee
+            genesis = try LocalNetworkFiles.make(plan).genesis
         } catch { throw DevnetError(error.description) }
+        // Test faults (--faulty): appended to those validators' configs.
+        for (index, permille) in dropVotes.sorted(by: { $0.key < $1.key }) where permille > 0 {
+            let path = "\(directory)/net/validator-\(index + 1)/node.toml"
+            let config = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            try Self.write(config + "\n# A test fault (kognita devnet --faulty): never in production.\n[faults]\ndrop_votes_permille = \(permille)\n",
+                           to: path, mode: 0o644)
+        }
 
         // The broker: the project's config, with the bridge and every device in its password file.
         let brokerDirectory = "\(directory)/broker"
@@ -138,9 +150,16 @@ public final class DevnetNetwork: Sendable {
         self.candidates = candidates
 
         var bridges: [Component] = []
+        var bridgeAccounts: [AccountID] = []
         for index in 0..<bridgeCount {
             let home = "\(directory)/bridge-\(index + 1)"
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            // The bridge's key is its account too: the devices name it in their batches and it is paid there.
+            let key = SigningKey()
+            do throws(FileError) { try KeyFile.save(key, to: "\(home)/bridge.key", replace: false) } catch {
+                throw DevnetError("cannot write the identity of bridge-\(index + 1): \(error.message)")
+            }
+            bridgeAccounts.append(key.publicKey)
             try Self.write("""
                 # Bridge \(index + 1) of the devnet (made by kognita devnet; Config/bridge.toml documents every key).
                 [bridge]
@@ -162,6 +181,7 @@ public final class DevnetNetwork: Sendable {
                                      arguments: ["run", "-c", "\(home)/bridge.toml"], logFile: "\(home)/bridge.log"))
         }
         self.bridges = bridges
+        self.bridgeAccounts = bridgeAccounts
     }
 
     // MARK: - Starting

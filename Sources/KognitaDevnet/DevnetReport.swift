@@ -1,4 +1,5 @@
 import Foundation
+import KognitaNode
 import KognitaSystem
 
 /// What a devnet run measured and found: printed as the summary and written
@@ -25,6 +26,10 @@ public struct DevnetReport: Sendable {
         var epochSeconds: UInt64
         /// Extra nodes that join the committee part-way and leave again.
         var candidates: Int
+        /// Test faults: validator index → permille of its votes it drops (--faulty).
+        public var dropVotes: [Int: UInt64] = [:]
+        /// The genesis minimum fee of a batch (fees pay validators and bridges).
+        public var minimumFee: UInt64 = 20
 
         public init(validators: Int, bridges: Int, devices: Int, realAgents: Int, rate: Int, batch: Int, duration: Int, killAt: Int?,
                     directory: String, chaos: Double? = nil, seed: UInt64 = 0, probe: Bool = false, epochSeconds: UInt64 = 15,
@@ -66,7 +71,25 @@ public struct DevnetReport: Sendable {
         var round: UInt32
         /// From the epoch's end by the clocks to validator-1 adopting the checkpoint.
         var seconds: Double?
+        /// The committee this checkpoint names for the next epoch.
+        var nextCommittee: [String] = []
+        /// Body 7: each rated node's rating and the epoch's measures.
+        var ratings: [CheckpointResponse.Rating] = []
+        /// Body 8: the validators' payouts for the epoch.
+        var rewards: [CheckpointResponse.Reward] = []
+        var feePool: UInt64?
+        var burned: UInt64?
     }
+
+    /// Readable names of node, candidate and bridge ids (hex).
+    var names: [String: String] = [:]
+    /// Each bridge's balance at the end: its share of the fees of the batches naming it.
+    var bridgeRewards: [UInt64] = []
+    /// Faulty validators: the checkpoint that left each out, and who took seats then.
+    var votedOut: [(name: String, checkpoint: Int, replacedBy: [String])] = []
+    /// Everything the checkpoints paid validators.
+    var validatorRewards: UInt64 { checkpoints.reduce(0) { $0 + $1.rewards.reduce(0) { $0 + $1.amount } } }
+    func name(_ id: String) -> String { names[id] ?? String(id.prefix(12)) }
 
     var checkpoints: [CheckpointEntry] = []
     var chainsIdentical = false
@@ -165,6 +188,19 @@ public struct DevnetReport: Sendable {
             lines.append("  epochs      \(checkpoints.count) checkpoints every \(settings.epochSeconds) s, committee sizes \(path.map(String.init).joined(separator: " -> ")) (\(committeeChanges) changes)")
             lines.append("              highest round \(rounds)\(median); chains \(chainsIdentical ? "identical on all \(chainLengths.count) nodes" : "DIFFER: lengths \(chainLengths)")")
         }
+        if !checkpoints.isEmpty {
+            let burned = checkpoints.last?.burned ?? 0
+            lines.append("  rewards     validators \(grouped(Int(clamping: validatorRewards))) over \(checkpoints.count) checkpoints; bridges \(bridgeRewards.map { grouped(Int(clamping: $0)) }.joined(separator: ", ")); burned \(grouped(Int(clamping: burned)))")
+            var rated = Set<String>()
+            for entry in checkpoints { for rating in entry.ratings { rated.insert(rating.node) } }
+            for node in rated.sorted(by: { name($0) < name($1) }) {
+                let series = checkpoints.map { entry in entry.ratings.first { $0.node == node }.map { "\($0.rating)" } ?? "-" }
+                lines.append("  rating      \(name(node).padding(toLength: 12, withPad: " ", startingAt: 0)) \(series.joined(separator: " "))")
+            }
+            for out in votedOut {
+                lines.append("  voted out   \(out.name) at checkpoint \(out.checkpoint)\(out.replacedBy.isEmpty ? "" : ", replaced by \(out.replacedBy.joined(separator: ", "))")")
+            }
+        }
         if let chaos = settings.chaos {
             let kinds = ["validator", "bridge", "broker", "agent"].map { "\($0) \(chaosKills[$0] ?? 0)" }.joined(separator: ", ")
             lines.append("  chaos       \(totalChaosKills) kills (one every \(String(format: "%g", chaos)) s +-50%, seed \(settings.seed)): \(kinds)")
@@ -181,6 +217,61 @@ public struct DevnetReport: Sendable {
         return lines.joined(separator: "\n")
     }
 
+    private static func number(_ value: Double) -> String { String(format: "%.3f", value) }
+
+    private func ratingJSON(_ rating: CheckpointResponse.Rating) -> String {
+        JSONText.object([
+            ("node", JSONText.string(rating.node)), ("name", JSONText.string(name(rating.node))),
+            ("rating", "\(rating.rating)"), ("measure", rating.measure.map { "\($0)" } ?? "null"),
+            ("slashed", rating.slashed ? "true" : "false"),
+            ("window", "[" + rating.window.map(String.init).joined(separator: ",") + "]"),
+        ])
+    }
+
+    private func rewardJSON(_ reward: CheckpointResponse.Reward) -> String {
+        JSONText.object([
+            ("node", JSONText.string(reward.node)), ("name", JSONText.string(name(reward.node))),
+            ("account", JSONText.string(reward.account)), ("amount", "\(reward.amount)"),
+        ])
+    }
+
+    private func checkpointJSON(_ entry: CheckpointEntry) -> String {
+        let ratings: [String] = entry.ratings.map(ratingJSON)
+        let rewards: [String] = entry.rewards.map(rewardJSON)
+        let fields: [(String, String)] = [
+            ("epoch", "\(entry.epoch)"), ("digest", JSONText.string(entry.digest)),
+            ("committee", "[" + entry.committee.map(JSONText.string).joined(separator: ",") + "]"),
+            ("signers", "[" + entry.signers.map(JSONText.string).joined(separator: ",") + "]"),
+            ("round", "\(entry.round)"), ("seconds", entry.seconds.map(Self.number) ?? "null"),
+            ("next_committee", "[" + entry.nextCommittee.map(JSONText.string).joined(separator: ",") + "]"),
+            ("ratings", "[" + ratings.joined(separator: ",") + "]"),
+            ("rewards", "[" + rewards.joined(separator: ",") + "]"),
+            ("fee_pool", entry.feePool.map { "\($0)" } ?? "null"), ("burned", entry.burned.map { "\($0)" } ?? "null"),
+        ]
+        return JSONText.object(fields)
+    }
+
+    private var checkpointsJSON: String { "[" + checkpoints.map(checkpointJSON).joined(separator: ",") + "]" }
+
+    private var governanceJSON: String {
+        let faulty: [(String, String)] = settings.dropVotes.sorted { $0.key < $1.key }.map {
+            ("validator-\($0.key + 1)", JSONText.object([("drop_votes_permille", "\($0.value)")]))
+        }
+        let out: [String] = votedOut.map { out in
+            JSONText.object([
+                ("name", JSONText.string(out.name)), ("checkpoint", "\(out.checkpoint)"),
+                ("replaced_by", "[" + out.replacedBy.map(JSONText.string).joined(separator: ",") + "]"),
+            ])
+        }
+        return JSONText.object([
+            ("validator_rewards", "\(validatorRewards)"),
+            ("bridge_rewards", "[" + bridgeRewards.map(String.init).joined(separator: ",") + "]"),
+            ("burned", checkpoints.last?.burned.map { "\($0)" } ?? "0"),
+            ("faulty", JSONText.object(faulty)),
+            ("voted_out", "[" + out.joined(separator: ",") + "]"),
+        ])
+    }
+
     /// The report as JSON (`--report`).
     public var json: String {
         func number(_ value: Double) -> String { String(format: "%.3f", value) }
@@ -194,15 +285,10 @@ public struct DevnetReport: Sendable {
                 ("kill_at_seconds", settings.killAt.map { "\($0)" } ?? "null"), ("data", JSONText.string(settings.directory)),
                 ("chaos_seconds", settings.chaos.map(number) ?? "null"), ("seed", "\(settings.seed)"),
                 ("epoch_seconds", "\(settings.epochSeconds)"), ("candidates", "\(settings.candidates)"),
+                ("minimum_fee", "\(settings.minimumFee)"),
             ])),
-            ("checkpoints", "[" + checkpoints.map { entry in
-                JSONText.object([
-                    ("epoch", "\(entry.epoch)"), ("digest", JSONText.string(entry.digest)),
-                    ("committee", "[" + entry.committee.map(JSONText.string).joined(separator: ",") + "]"),
-                    ("signers", "[" + entry.signers.map(JSONText.string).joined(separator: ",") + "]"),
-                    ("round", "\(entry.round)"), ("seconds", entry.seconds.map(number) ?? "null"),
-                ])
-            }.joined(separator: ",") + "]"),
+            ("checkpoints", checkpointsJSON),
+            ("governance", governanceJSON),
             ("checkpoint_chains", JSONText.object([
                 ("identical", chainsIdentical ? "true" : "false"),
                 ("lengths", "[" + chainLengths.map(String.init).joined(separator: ",") + "]"),

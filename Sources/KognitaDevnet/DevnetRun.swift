@@ -65,7 +65,8 @@ public final class DevnetRun: Sendable {
         let network = try DevnetNetwork(directory: directory, tools: tools, validators: settings.validators, bridges: settings.bridges,
                                         devices: devices.map { ($0.key.publicKey, $0.brokerPassword) } + realAgentKeys.map { ($0.0.publicKey, $0.2) }
                                             + [(probe.key.publicKey, probe.brokerPassword)],
-                                        rules: EpochRules(epochMillis: settings.epochSeconds * 1000), candidates: settings.candidates)
+                                        rules: EpochRules(epochMillis: settings.epochSeconds * 1000), candidates: settings.candidates,
+                                        dropVotes: settings.dropVotes, minimumFee: settings.minimumFee)
         var realAgents: [RealAgent] = []
         do {
             let report = try await run(network: network, devices: devices, realAgentKeys: realAgentKeys, realAgents: &realAgents, printer: &printer)
@@ -105,7 +106,8 @@ public final class DevnetRun: Sendable {
         let scoreboard = Scoreboard(devices: devices.count)
         let fleet = DeviceFleet(devices: devices, settings: .init(
             network: network.network, brokerPort: network.brokerPort, fee: network.genesis.minimumFee.baseUnits,
-            batchTransfers: settings.batch, transfersPerSecond: perDevice, recipients: recipients), scoreboard: scoreboard)
+            batchTransfers: settings.batch, transfersPerSecond: perDevice, recipients: recipients, bridges: network.bridgeAccounts),
+            scoreboard: scoreboard)
 
         // The agents' own log lines go to a file: the terminal is the view's.
         let logFD = open("\(settings.directory)/devices.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -140,7 +142,9 @@ public final class DevnetRun: Sendable {
                              + "\(plan.maxValidatorsDown) validator\(plan.maxValidatorsDown == 1 ? "" : "s") down at once")
             }
             let chaosTask = chaos.map { chaos in Task { await chaos.run(from: loadStart) } }
-            let churn = CommitteeChurn(network: network, duration: Double(settings.duration), joinAt: Self.joinAt, leaveAt: Self.leaveAt)
+            // With a faulty validator the candidates stay: they are its replacement.
+            let churn = CommitteeChurn(network: network, duration: Double(settings.duration), joinAt: Self.joinAt,
+                                       leaveAt: settings.dropVotes.isEmpty ? Self.leaveAt : nil)
             let churnTask = network.candidates.isEmpty ? nil : Task { await churn.run(from: loadStart) }
             let probe = self.probe, fee = network.genesis.minimumFee
             let probeTask = settings.probe ? Task {
@@ -315,13 +319,60 @@ public final class DevnetRun: Sendable {
         report.chainLengths = chains.map(\.count)
         var committee = genesisCommittee.validators.map(\.id.hex)
         var epochEnd = genesis.startMillis + settings.epochSeconds * 1000
+        let api = network.allNodeURLs.first.flatMap { try? NodeAPIClient(url: $0) }
         for checkpoint in chains.first ?? [] {
             let header = checkpoint.header
             let seconds = adopted[header.epoch].map { $0 > epochEnd ? Double($0 - epochEnd) / 1000 : 0 }
-            report.checkpoints.append(.init(epoch: header.epoch, digest: header.digest.hex, committee: committee,
-                                            signers: checkpoint.signatures.map(\.validator.hex), round: checkpoint.round, seconds: seconds))
+            var entry = DevnetReport.CheckpointEntry(epoch: header.epoch, digest: header.digest.hex, committee: committee,
+                                                     signers: checkpoint.signatures.map(\.validator.hex), round: checkpoint.round, seconds: seconds)
+            entry.nextCommittee = header.nextCommittee.map(\.id.hex)
+            if let response = try? await api?.checkpoint(header.epoch) {
+                entry.ratings = response.ratings ?? []
+                entry.rewards = response.rewards ?? []
+                entry.feePool = response.feePool
+                entry.burned = response.burned
+            }
+            report.checkpoints.append(entry)
             committee = header.nextCommittee.map(\.id.hex)
             epochEnd = header.timestamp + settings.epochSeconds * 1000
+        }
+        await checkGovernance(network: network, into: &report)
+    }
+
+    /// Names for the report, and the governance checks: each faulty
+    /// validator voted out within three checkpoints and replaced by a
+    /// candidate; validators paid at checkpoints; bridges paid from fees.
+    private func checkGovernance(network: DevnetNetwork, into report: inout DevnetReport) async {
+        for (index, validator) in network.genesis.validators.enumerated() { report.names[validator.id.hex] = "validator-\(index + 1)" }
+        for index in network.candidates.indices {
+            if let key = try? KeyFile.load("\(network.candidateHome(index))/identity.key") { report.names[key.publicKey.hex] = "candidate-\(index + 1)" }
+        }
+        for (index, account) in network.bridgeAccounts.enumerated() { report.names[account.hex] = "bridge-\(index + 1)" }
+        if let api = network.allNodeURLs.first.flatMap({ try? NodeAPIClient(url: $0) }) {
+            for account in network.bridgeAccounts {
+                report.bridgeRewards.append((try? await api.account(account))?.balance ?? 0)
+            }
+        }
+        guard report.checkpoints.count >= 2 else { return }
+        if report.validatorRewards == 0 && settings.minimumFee > 0 {
+            report.problems.append("no checkpoint paid the validators any reward")
+        }
+        if !network.bridgeAccounts.isEmpty && settings.minimumFee > 0 && report.bridgeRewards.reduce(0, +) == 0 {
+            report.problems.append("no bridge was paid its share of the fees")
+        }
+        for index in settings.dropVotes.keys.sorted() {
+            let id = network.genesis.validators[index].id.hex
+            guard let out = report.checkpoints.firstIndex(where: { !$0.nextCommittee.contains(id) }) else {
+                report.problems.append("validator-\(index + 1) drops votes but was never voted out")
+                continue
+            }
+            if out >= 3 { report.problems.append("validator-\(index + 1) drops votes but was voted out only at checkpoint \(out), not within 3") }
+            let seated = Set(report.checkpoints[out].nextCommittee).subtracting(report.checkpoints[out].committee)
+            let replacedBy = seated.compactMap { report.names[$0] }.filter { $0.hasPrefix("candidate-") }
+            if replacedBy.isEmpty && !network.candidates.isEmpty {
+                report.problems.append("validator-\(index + 1) was voted out at checkpoint \(out) but no candidate took a seat then")
+            }
+            report.votedOut.append((name: "validator-\(index + 1)", checkpoint: out, replacedBy: replacedBy.sorted()))
         }
     }
 
@@ -345,7 +396,7 @@ public final class DevnetRun: Sendable {
             report.problems.append("the nodes' ledgers differ (or a node did not answer): \(report.digests.map { $0.isEmpty ? "no answer" : String($0.prefix(16)) })")
         }
         if !report.moneyConserved {
-            report.problems.append("money is not conserved: balances plus fee pool are \(report.totalMoney) on the nodes, the genesis supply is \(report.supply)")
+            report.problems.append("money is not conserved: balances, stakes, fee pool and burned are \(report.totalMoney) on the nodes, the genesis supply is \(report.supply)")
         }
     }
 

@@ -90,10 +90,12 @@ extension Authority {
             throw LedgerError("certified batch \(batch.id) at seq \(batch.batch.seq) has prev \(batch.batch.prev), "
                               + "but the account's last final batch is \(sender.lastFinal): the certificates disagree (more than f validators are faulty)")
         }
-        let debit: Amount, pool: Amount
+        let debit: Amount, pool: Amount, burnt: Amount
+        let share = GovernanceRules.split(fee: batch.batch.fee.baseUnits, hasBridge: batch.batch.via != nil)
         do throws(AmountError) {
             debit = try batch.batch.totalDebit()
-            pool = try feePool.adding(batch.batch.fee)
+            pool = try feePool.adding(Amount(share.pool))
+            burnt = try burned.adding(Amount(share.burned))
         } catch {
             throw LedgerError("certified batch \(batch.id) overflows: \(error)")
         }
@@ -106,6 +108,12 @@ extension Authority {
             applied.changedAccounts.insert(transfer.to)
         }
         feePool = pool
+        burned = burnt
+        if let bridge = batch.batch.via, share.bridge > 0 {
+            // Paid at once: the device signed the bridge's name into the certified batch.
+            accounts[bridge, default: AccountState()].balance += Int128(share.bridge)
+            applied.changedAccounts.insert(bridge)
+        }
         applied.changedAccounts.insert(account)
         if !batch.batch.operations.isEmpty { applyOperations(batch, epoch: certificate.certificate.epoch) }
         if let carried = carriedLocks[account], carried.seq <= batch.batch.seq { carriedLocks[account] = nil }
@@ -117,9 +125,13 @@ extension Authority {
         applied.certificates.append(certificate)
     }
 
-    /// The sum of all balances and the fee pool: equal to the genesis supply
-    /// on a node that has applied every certificate (money is conserved).
-    public var totalMoney: Int128 {
+    /// All money accounted for: balances, bonded and unbonding stake, the
+    /// fee pool, and what was burned. Always the genesis supply (money is
+    /// conserved); ``circulating`` is what still exists.
+    public var totalMoney: Int128 { circulating + Int128(burned.baseUnits) }
+
+    /// Balances, stakes and the fee pool: the genesis supply minus ``burned``.
+    public var circulating: Int128 {
         let staked = stakes.values.reduce(Int128(0)) { $0 + Int128($1.bonded) + Int128($1.unbonding) }
         return accounts.values.reduce(Int128(feePool.baseUnits) + staked) { $0 + $1.balance }
     }
@@ -128,9 +140,10 @@ extension Authority {
     /// the fee pool. Two nodes with the same certificates applied have the same digest.
     public var stateDigest: Bytes32 {
         var writer = CBORWriter(reservingCapacity: 48)
-        writer.writeArrayHeader(2)
+        writer.writeArrayHeader(3)
         writer.writeBytes(StateRoot(self).root)
         writer.writeUnsigned(feePool.baseUnits)
+        writer.writeUnsigned(burned.baseUnits)
         return BLAKE2b256.hash(writer.bytes)
     }
 }

@@ -29,8 +29,15 @@ public struct Authority: Sendable {
     public internal(set) var accounts: [AccountID: AccountState]
     /// At most one per account, at its next seq.
     public internal(set) var locks: [AccountID: Lock]
-    /// Fees of the batches applied this epoch (paid out at the epoch's end).
+    /// The validators' share of the fees not paid out yet: each checkpoint
+    /// pays it to the committee that earned it (``EpochRewards``).
     public internal(set) var feePool: Amount
+    /// Everything burned since genesis: the burn and relay shares of every
+    /// fee, and slashed stake. Money is conserved as balances + stakes +
+    /// pool + burned = the genesis supply.
+    public internal(set) var burned: Amount
+    /// Every validator's rating record, as the last checkpoint left it.
+    public internal(set) var ratings: RatingBook
 
     /// Batches that arrived ahead of their predecessor, by account and seq.
     var waiting: [AccountID: [UInt64: SignedBatch]] = [:]
@@ -48,7 +55,7 @@ public struct Authority: Sendable {
     public init(committee: Committee, minimumFee: Amount = .zero, rules: EpochRules = EpochRules(),
                 accounts: [AccountID: AccountState], stakes: [AccountID: Stake] = [:],
                 locks: [AccountID: Lock] = [:], carriedLocks: [AccountID: CarriedLock] = [:],
-                feePool: Amount = .zero, maxWaiting: Int = 100_000) {
+                feePool: Amount = .zero, burned: Amount = .zero, ratings: RatingBook = RatingBook(), maxWaiting: Int = 100_000) {
         self.committee = committee
         self.minimumFee = minimumFee
         self.rules = rules
@@ -60,6 +67,8 @@ public struct Authority: Sendable {
         self.locks = locks
         self.carriedLocks = carriedLocks
         self.feePool = feePool
+        self.burned = burned
+        self.ratings = ratings
         self.maxWaiting = maxWaiting
     }
 

@@ -14,15 +14,7 @@ extension Certificate {
         writer.writeUnsigned(1); writer.writeText(network.rawValue)
         writer.writeUnsigned(2); writer.writeUnsigned(epoch)
         writer.writeUnsigned(3); writer.writeArrayHeader(signers.count)
-        for signer in signers {
-            writer.writeArrayHeader(5)
-            writer.writeBytes(signer.validator.rawValue)
-            writer.writeUnsigned(UInt64(signer.count))
-            writer.writeUnsigned(UInt64(signer.index))
-            writer.writeArrayHeader(signer.path.count)
-            for hash in signer.path { writer.writeBytes(hash) }
-            writer.writeBytes(signer.signature.bytes)
-        }
+        for signer in signers { signer.write(to: &writer) }
         writer.writeUnsigned(4); writer.writeBytes(batch.account.rawValue)
         return writer.bytes
     }
@@ -55,19 +47,7 @@ extension Certificate {
         let count = try reader.readArrayHeader(maxCount: Committee.maxValidators)
         var signers: [Signer] = []
         signers.reserveCapacity(count)
-        for _ in 0..<count {
-            guard try reader.readArrayHeader(maxCount: 5) == 5 else { throw LedgerError("a certificate signer has exactly 5 fields") }
-            let validator = PublicKey(try reader.readBytes32())
-            let leaves = try reader.readUnsigned()
-            let index = try reader.readUnsigned()
-            guard leaves <= UInt64(Vote.maxBatches), index < leaves else { throw LedgerError("a certificate signer's vote shape is out of range") }
-            let pathCount = try reader.readArrayHeader(maxCount: 11) // log2(1024) + 1
-            var path: [Bytes32] = []
-            for _ in 0..<pathCount { path.append(try reader.readBytes32()) }
-            let signatureBytes = try reader.readByteString()
-            guard let signature = try? Signature(bytes: signatureBytes) else { throw LedgerError("a certificate signature is not 64 bytes") }
-            signers.append(Signer(validator: validator, count: UInt32(leaves), index: UInt32(index), path: path, signature: signature))
-        }
+        for _ in 0..<count { signers.append(try Signer.read(from: &reader)) }
         guard try reader.readMapKey(after: &key) == 4 else { throw LedgerError("certificate field 4 (account) is missing") }
         let account = AccountID(try reader.readBytes32())
         try reader.expectEnd()
@@ -77,5 +57,33 @@ extension Certificate {
             throw LedgerError("the certificate's signers are not in canonical order")
         }
         return certificate
+    }
+}
+
+extension Certificate.Signer {
+    /// CBOR `[validator, count, index, [path...], signature]`: one vote's
+    /// proof for one batch (in certificates and in seal reports' samples).
+    func write(to writer: inout CBORWriter) {
+        writer.writeArrayHeader(5)
+        writer.writeBytes(validator.rawValue)
+        writer.writeUnsigned(UInt64(count))
+        writer.writeUnsigned(UInt64(index))
+        writer.writeArrayHeader(path.count)
+        for hash in path { writer.writeBytes(hash) }
+        writer.writeBytes(signature.bytes)
+    }
+
+    /// Reads what ``write(to:)`` writes, with the shape bounded (1 to 1024
+    /// leaves, the index inside them, at most 11 path hashes).
+    static func read(from reader: inout CBORReader) throws -> Certificate.Signer {
+        guard try reader.readArrayHeader(maxCount: 5) == 5 else { throw LedgerError("a vote's proof has exactly 5 fields: [validator, count, index, path, signature]") }
+        let validator = PublicKey(try reader.readBytes32())
+        let leaves = try reader.readUnsigned()
+        let index = try reader.readUnsigned()
+        guard leaves >= 1, leaves <= UInt64(Vote.maxBatches), index < leaves else { throw LedgerError("a vote's proof has a vote shape out of range") }
+        var path: [Bytes32] = []
+        for _ in 0..<(try reader.readArrayHeader(maxCount: 11)) { path.append(try reader.readBytes32()) } // log2(1024) + 1
+        guard let signature = try? Signature(bytes: try reader.readByteString()) else { throw LedgerError("a vote's signature is not 64 bytes") }
+        return Certificate.Signer(validator: validator, count: UInt32(leaves), index: UInt32(index), path: path, signature: signature)
     }
 }

@@ -34,6 +34,9 @@ struct DevnetCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Extra nodes that bond, register and join the committee part-way through the load, then unbond and leave.", valueName: "K"))
     var candidates = 0
 
+    @Option(help: ArgumentHelp("A test fault, never on by default: validator-N:drop-votes=F makes validator N drop the share F (0 to 1) of its votes, to watch its rating fall and the network vote it out. Repeatable.", valueName: "node:fault"))
+    var faulty: [String] = []
+
     @Option(help: "Validator nodes (1 to 16).")
     var validators = 4
     @Option(help: "Bridges (1 to 8).")
@@ -79,6 +82,25 @@ struct DevnetCommand: ParsableCommand {
         if let killAt, !(1..<duration).contains(killAt) { throw CLIError("--kill-at must be within the load: 1 to \(duration - 1) seconds") }
         if let chaos, !(chaos >= 0.5 && chaos <= 3600) { throw CLIError("--chaos must be from 0.5 to 3600 seconds between kills") }
         if chaos != nil && killAt != nil { throw CLIError("--chaos and --kill-at are two ways to kill processes: give one of them") }
+        _ = try dropVotes()
+    }
+
+    /// `--faulty validator-N:drop-votes=F`, by validator index.
+    func dropVotes() throws -> [Int: UInt64] {
+        var result: [Int: UInt64] = [:]
+        for fault in faulty {
+            let parts = fault.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[0].hasPrefix("validator-"), let number = Int(parts[0].dropFirst("validator-".count)),
+                  (1...validators).contains(number) else {
+                throw CLIError("--faulty \(fault): name a validator from validator-1 to validator-\(validators), as in validator-2:drop-votes=0.3")
+            }
+            let setting = parts[1].split(separator: "=", maxSplits: 1).map(String.init)
+            guard setting.count == 2, setting[0] == "drop-votes", let share = Double(setting[1]), share >= 0, share <= 1 else {
+                throw CLIError("--faulty \(fault): the one fault is drop-votes=F with F from 0 to 1, as in validator-2:drop-votes=0.3")
+            }
+            result[number - 1] = UInt64((share * 1000).rounded())
+        }
+        return result
     }
 
     func run() throws {
@@ -102,7 +124,9 @@ struct DevnetCommand: ParsableCommand {
                                              batch: batch, duration: duration, killAt: killAt, directory: directory,
                                              chaos: chaos, seed: seed ?? UInt64.random(in: 1...999_999), probe: probe,
                                              epochSeconds: epochSeconds, candidates: candidates)
-        let devnet = DevnetRun(settings: settings, tools: tools)
+        var settingsWithFaults = settings
+        settingsWithFaults.dropVotes = try dropVotes()
+        let devnet = DevnetRun(settings: settingsWithFaults, tools: tools)
 
         // Ctrl-C ends the load early, a second one skips the waiting; the
         // processes are stopped either way.

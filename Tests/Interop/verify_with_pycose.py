@@ -358,10 +358,16 @@ def parse_batch(payload):
     version = b.get(0)
     if 0 in b and not _is_uint(version):
         raise _malformed("'version' is not an unsigned integer")
-    if 0 in b and version not in (1, 2):
+    if 0 in b and version not in (1, 2, 3):
         raise _malformed(f"unsupported version {version}")
-    # Version 1 has keys 0-6 and no other; version 2 adds key 7 (required).
-    _require_keys(b, (0, 1, 2, 3, 4, 5, 6, 7) if version == 2 else (0, 1, 2, 3, 4, 5, 6), (), "batch")
+    # Version 1 has keys 0-6 and no other; version 2 adds key 7 (required);
+    # version 3 adds key 8 (required, the bridge) and allows key 7.
+    if version == 3:
+        _require_keys(b, (0, 1, 2, 3, 4, 5, 6, 8), (7,), "batch")
+    else:
+        _require_keys(b, (0, 1, 2, 3, 4, 5, 6, 7) if version == 2 else (0, 1, 2, 3, 4, 5, 6), (), "batch")
+    if version == 3 and (type(b[8]) is not bytes or len(b[8]) != 32):
+        raise _malformed("'via' is not a 32-byte byte string")
     network, seq, prev, created, fee, transfers = (b[k] for k in range(1, 7))
     if type(network) is not str:
         raise _malformed("'network' is not a text string")
@@ -383,7 +389,7 @@ def parse_batch(payload):
         raise _malformed("'transfers' is not an array")
     if len(transfers) > MAX_TRANSFERS:
         raise Reject(TOO_LARGE, f"{len(transfers)} transfers, limit {MAX_TRANSFERS}")
-    out_operations = _operations(b[7]) if version == 2 else []
+    out_operations = _operations(b[7]) if version == 2 or (version == 3 and 7 in b) else []
     # Version 1 needs a transfer; version 2 may have none (it has operations).
     if len(transfers) == 0 and not out_operations:
         raise _malformed("no transfers")
@@ -395,8 +401,10 @@ def parse_batch(payload):
         raise _malformed("sum of amounts, bonds and fee overflows uint64")
     out = {"version": version, "network": network, "seq": seq, "prev": prev.hex(),
            "created": created, "fee": fee, "transfers": out_transfers}
-    if version == 2:
+    if version == 2 or (version == 3 and 7 in b):
         out["operations"] = out_operations
+    if version == 3:
+        out["via"] = b[8].hex()
     return out
 
 

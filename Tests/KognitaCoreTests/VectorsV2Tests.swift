@@ -34,6 +34,8 @@ struct BatchVectorV2File: Decodable {
         let transfers: [BatchVectorFile.VectorTransfer]
         /// Absent for a version-1 batch.
         let operations: [VectorOperation]?
+        /// Version 3: the bridge the device submits through.
+        let via: String?
     }
 
     struct VectorOperation: Decodable, Sendable {
@@ -103,7 +105,9 @@ struct VectorsV2Tests {
             #expect(got.at == want.at)
         }
         let operations = expected.operations ?? []
-        #expect((expected.operations == nil) == (expected.version == 1), "operations are listed exactly for version 2")
+        #expect(expected.version != 2 || expected.operations != nil, "operations are listed for version 2")
+        #expect(expected.version != 1 || expected.operations == nil, "operations are never listed for version 1")
+        #expect(batch.via?.hex == expected.via, "the bridge is named exactly in version 3")
         #expect(batch.operations.count == operations.count)
         for (got, want) in zip(batch.operations, operations) {
             switch got {

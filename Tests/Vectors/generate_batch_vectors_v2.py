@@ -111,9 +111,19 @@ def operation_json(op):
 
 def batch_json(b):
     out = v1.batch_json(b)
-    if b[0] == 2:
+    if b[0] == 2 or (b[0] == 3 and 7 in b):
         out["operations"] = [operation_json(op) for op in b[7]]
+    if b[0] == 3:
+        out["via"] = b[8].hex()
     return out
+
+
+def batch3(transfers, via, operations=None, seq=1, prev=ZERO32, created=T0, fee=0, network=NET):
+    b = {0: 3, 1: network, 2: seq, 3: prev, 4: created, 5: fee, 6: transfers}
+    if operations is not None:
+        b[7] = operations
+    b[8] = via
+    return b
 
 
 def debit(b):
@@ -238,8 +248,22 @@ def build():
             batch2([], Raw(b"\x9f" + enc(bond(5)) + b"\xff")), "batch.operations")
     add_bad("malformed-v2-missing-transfers-key", "Version 2 with operations but no key 6 (it is required, "
             "even when empty).", {k: v for k, v in batch2([], [bond(5)]).items() if k != 6}, "batch.transfers")
-    add_bad("malformed-version-3", "version 3 with otherwise valid operations.",
-            batch2([], [bond(5)], version=3), "batch.version")
+    add_bad("malformed-version-4", "version 4 with otherwise valid operations.",
+            batch2([], [bond(5)], version=4), "batch.version")
+    # Version 3: a device names the bridge it submits through (key 8).
+    bridge = hashlib.sha256(b"kognita-test-vectors/bridge-1").digest()
+    add_valid("valid-v3-via", "Version 3: one transfer with a fee, through a named bridge.",
+              batch3([v1.transfer(ALICE, 1000)], bridge, fee=10))
+    add_valid("valid-v3-via-operations", "Version 3 with a bond as well (key 7 is optional in version 3).",
+              batch3([v1.transfer(ALICE, 1000)], bridge, operations=[bond(50)], fee=10))
+    add_bad("malformed-v3-without-via", "Version 3 without key 8.",
+            {k: v for k, v in batch3([v1.transfer(ALICE, 1000)], bridge).items() if k != 8}, "batch.via")
+    add_bad("malformed-v3-via-short", "Version 3 whose key 8 is 31 bytes.",
+            batch3([v1.transfer(ALICE, 1000)], bridge[:31]), "batch.via")
+    add_bad("malformed-v2-with-via", "Version 2 with key 8 (only version 3 has it).",
+            {**batch2([v1.transfer(ALICE, 1000)], [bond(5)]), 8: bridge}, "batch")
+    add_bad("malformed-v3-keys-out-of-order", "Version 3 with key 8 encoded before key 7.",
+            {**{k: v for k, v in batch3([v1.transfer(ALICE, 1000)], bridge).items()}, 7: [bond(5)]}, "batch")
     add_bad("malformed-v2-debit-overflow", "A transfer of 2^63 and a bond of 2^63: the debit overflows uint64.",
             batch2([v1.transfer(ALICE, 2**63)], [bond(2**63)]), "batch.transfers")
     add_bad("malformed-v2-bonds-overflow", "Two bonds of 2^63 and no transfers: the debit overflows uint64.",
@@ -485,7 +509,7 @@ def main(argv):
     build()
     self_check()
     doc = {
-        "contract": "Kognita device protocol, version 2 (operations: bond, unbond, register)",
+        "contract": "Kognita device protocol, versions 2 (operations: bond, unbond, register) and 3 (a named bridge)",
         "generator": "Tests/Vectors/generate_batch_vectors_v2.py (pynacl + cbor2)",
         "vectors": VECTORS,
     }

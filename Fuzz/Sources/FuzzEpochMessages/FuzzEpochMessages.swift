@@ -31,6 +31,8 @@ public func fuzzEpochMessages(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
 
     if let report = try? SealReport(decoding: bytes) {
         precondition(report.encoded() == bytes, "accepted seal report is not canonical")
+        // Sampled votes in a report: checking them must not crash.
+        _ = Inclusion.measures(reports: [report], committee: committee)
         _ = report.isSigned
         _ = try? EpochCut(reports: [report], committee: committee, previouslyCarried: [:])
     }
@@ -57,6 +59,14 @@ public func fuzzEpochMessages(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
     if let transitions = try? EpochTransitions(decoding: bytes) {
         precondition(transitions.encoded() == bytes, "accepted transitions are not canonical")
     }
+    if let ratings = try? RatingsBody(decoding: bytes) {
+        precondition(ratings.encoded() == bytes, "accepted ratings body is not canonical")
+        _ = Election.nextCommittee(stakes: [:], current: committee, attested: [], rules: EpochRules(), ratings: ratings.book)
+    }
+    if let rewards = try? EpochRewards(decoding: bytes) {
+        precondition(rewards.encoded() == bytes, "accepted rewards body is not canonical")
+    }
+    _ = try? CheckpointBodies.fees(decoding: bytes)
     _ = try? CheckpointBodies.carriedLocks(decoding: bytes)
     _ = try? CheckpointBodies.cutHeads(decoding: bytes)
     _ = try? CheckpointBodies.peerRecords(decoding: bytes)
@@ -98,12 +108,21 @@ enum EpochSamples {
         }.sorted { $0.validator < $1.validator }
         let checkpoint = SignedCheckpoint(header: header, round: 0, signatures: signatures)
         let transitions = EpochTransitions(epoch: 1, entries: [.init(account: account, released: 10, seated: true)])
+        // A report with sampled votes: a real vote of validator 2 for two batches.
+        let keysVoted = [BatchKey(account: account, id: BatchID(BLAKE2b256.hash([5]))), BatchKey(account: account, id: BatchID(BLAKE2b256.hash([6])))]
+        let vote = Vote.signVerified(keys: keysVoted, committee: committee, with: keys[1])!
+        let sampled = SealReport.sign(network: network, epoch: 0, heads: [], locks: [], attested: [],
+                                      samples: keysVoted.map { InclusionSample(batch: $0, signers: [vote.signer(for: $0)!]) }, with: keys[0])
+        let book = RatingBook().advanced(committee: committee, measures: [keys[0].publicKey: 1000, keys[1].publicKey: 730], slashed: [keys[3].publicKey])
+        let ratings = RatingsBody(epoch: 0, measures: [keys[0].publicKey: 1000, keys[1].publicKey: 730], book: book)
+        let rewards = EpochRewards(epoch: 0, payouts: [.init(node: keys[0].publicKey, account: account, amount: 70)])
         var chain = CBORWriter(reservingCapacity: 2048)
         chain.writeArrayHeader(1)
         chain.writeBytes(checkpoint.encoded())
         return [("seal-report", report.encoded()), ("proposal", proposal.encoded()), ("precommit", vote.encoded()),
                 ("nil-prevote", nilVote.encoded()), ("header", header.encoded()), ("signed-checkpoint", checkpoint.encoded()),
-                ("transitions", transitions.encoded()), ("chain", chain.bytes)]
+                ("transitions", transitions.encoded()), ("chain", chain.bytes), ("sampled-seal-report", sampled.encoded()),
+                ("ratings", ratings.encoded()), ("rewards", rewards.encoded())]
     }
 
     static func write(to directory: String) {

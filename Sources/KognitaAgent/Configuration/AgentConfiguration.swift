@@ -32,6 +32,10 @@ public struct AgentConfiguration: Sendable {
     public var stateDirectory = "/var/lib/kognita"
     public var statusFile: String?
     public var fee: UInt64 = 0
+    /// The account of the bridge this device submits through (`[agent]
+    /// bridge`, hex). When set, batches are version 3 and name it, so the
+    /// bridge is paid its share of each fee (docs/ECONOMICS.md).
+    public var bridge: AccountID?
     public var broker = MQTTConfiguration(clientID: "")
     /// A file holding the broker password (for example a systemd credential),
     /// read at start so the secret need not sit in the configuration.
@@ -73,6 +77,11 @@ public struct AgentConfiguration: Sendable {
         c.stateDirectory = reader.string("agent", "state_directory") ?? c.stateDirectory
         c.statusFile = reader.string("agent", "status_file")
         c.fee = reader.unsigned("agent", "fee") ?? c.fee
+        if let bridge = reader.string("agent", "bridge"), !bridge.isEmpty {
+            do throws(HexError) { c.bridge = try AccountID(hex: bridge) } catch {
+                reader.fail("agent.bridge", "'\(bridge)' is not an account id (64 hex digits): \(error)")
+            }
+        }
 
         (c.broker, c.brokerPasswordFile) = MQTTConfiguration.read(&reader, defaults: MQTTConfiguration(clientID: ""))
 
@@ -153,7 +162,7 @@ public struct AgentConfiguration: Sendable {
     public var summary: [String] {
         var lines = [
             "agent.network = \(network)", "agent.key = \(keyURI)", "agent.state_directory = \(stateDirectory)",
-            "agent.status_file = \(resolvedStatusFile)", "agent.fee = \(fee)",
+            "agent.status_file = \(resolvedStatusFile)", "agent.fee = \(fee)", "agent.bridge = \(bridge.map { "\($0)" } ?? "(none)")",
             "broker = \(broker.host):\(broker.port) (MQTT \(broker.protocolVersion == .v5 ? "5" : "3.1.1"), TLS \(broker.tls == nil ? "off" : "on"))",
             "broker.username = \(broker.username ?? "(the device id)")", "broker.password = \(brokerPasswordFile.map { "(from \($0))" } ?? (broker.password == nil ? "(none)" : "********"))",
             "batch = at most \(batcher.maxTransfers) transfers, \(batcher.maxBytes) bytes, \(batcher.maxDelayMilliseconds) ms",

@@ -266,7 +266,7 @@ public final class AgentCore {
 
     private func sign(_ transfers: [Transfer], seq: UInt64, prev: BatchID, now: UInt64) throws(AgentError) -> SignedBatch {
         let batch = Batch(network: configuration.network, seq: seq, prev: prev, created: now,
-                          fee: Amount(configuration.fee), transfers: transfers)
+                          fee: Amount(configuration.fee), transfers: transfers, via: configuration.bridge)
         do throws(ProtocolError) { return try SignedBatch.sign(batch, with: key) } catch { throw AgentError("cannot sign batch \(batch.seq): \(error)") }
     }
 

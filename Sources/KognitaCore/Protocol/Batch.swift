@@ -4,6 +4,9 @@ public struct Batch: Sendable, Hashable {
     public static let version: UInt64 = 1
     /// Version 2: payments and operations on the account (key 7).
     public static let versionWithOperations: UInt64 = 2
+    /// Version 3: version 1 or 2, plus the bridge the device submits through
+    /// (key 8), which is paid a share of the fee (docs/ECONOMICS.md).
+    public static let versionWithBridge: UInt64 = 3
     /// The most operations in one batch.
     public static let maxOperations = 16
 
@@ -23,11 +26,17 @@ public struct Batch: Sendable, Hashable {
     /// Operations on the account (key 7, version 2 only): 1 to 16, applied
     /// in order after the transfers.
     public var operations: [Operation]
+    /// The account of the bridge the device submits through (key 8,
+    /// version 3 only). The device signs it, so the bridge's share of the fee
+    /// cannot be claimed by anyone who merely forwards the batch.
+    public var via: AccountID?
 
-    /// A batch; ``validate()`` checks the contract's rules. It is version 2
-    /// when it carries operations, version 1 otherwise.
+    /// A batch; ``validate()`` checks the contract's rules. It is version 3
+    /// when it names a bridge, else version 2 when it carries operations,
+    /// else version 1.
     public init(network: NetworkID, seq: UInt64, prev: BatchID = .zero, created: UInt64, fee: Amount = .zero,
-                transfers: [Transfer], operations: [Operation] = []) {
+                transfers: [Transfer], operations: [Operation] = [], via: AccountID? = nil) {
+        self.via = via
         self.network = network
         self.seq = seq
         self.prev = prev
@@ -38,7 +47,7 @@ public struct Batch: Sendable, Hashable {
     }
 
     /// The contract version this batch encodes as.
-    public var version: UInt64 { operations.isEmpty ? Self.version : Self.versionWithOperations }
+    public var version: UInt64 { via != nil ? Self.versionWithBridge : operations.isEmpty ? Self.version : Self.versionWithOperations }
 
     /// What the batch takes from the sender's balance: every amount, every
     /// bond, plus the fee. Throws when that exceeds 2^64 - 1 (such a batch is
@@ -80,7 +89,7 @@ public struct Batch: Sendable, Hashable {
     public func encoded() throws(ProtocolError) -> [UInt8] {
         try validate()
         var writer = CBORWriter(reservingCapacity: 64 + transfers.count * 64)
-        writer.writeMapHeader(operations.isEmpty ? 7 : 8)
+        writer.writeMapHeader(7 + (operations.isEmpty ? 0 : 1) + (via == nil ? 0 : 1))
         writer.writeUnsigned(0); writer.writeUnsigned(version)
         writer.writeUnsigned(1); writer.writeText(network.rawValue)
         writer.writeUnsigned(2); writer.writeUnsigned(seq)
@@ -93,6 +102,7 @@ public struct Batch: Sendable, Hashable {
             writer.writeUnsigned(7); writer.writeArrayHeader(operations.count)
             for operation in operations { operation.write(to: &writer) }
         }
+        if let via { writer.writeUnsigned(8); writer.writeBytes(via.rawValue) }
         guard writer.bytes.count <= ProtocolLimits.maxBatchBytes else {
             throw ProtocolError(.tooLarge, "batch", "encoded batch is \(writer.bytes.count) bytes; the limit is \(ProtocolLimits.maxBatchBytes): split it")
         }
@@ -110,12 +120,13 @@ public struct Batch: Sendable, Hashable {
         var version: UInt64?, network: String?, seq: UInt64?, prev: Bytes32?, created: UInt64?, fee: UInt64?
         var transfers: [Transfer]?
         var operations: [Operation]?
+        var via: Bytes32?
         for _ in 0..<count {
             switch try reader.key(after: &previous, "batch") {
             case 0:
                 version = try reader.unsigned("batch.version")
-                guard version == Self.version || version == Self.versionWithOperations else {
-                    throw .malformed("batch.version", "version \(version!) is not supported; this implementation speaks versions 1 and 2")
+                guard version == Self.version || version == Self.versionWithOperations || version == Self.versionWithBridge else {
+                    throw .malformed("batch.version", "version \(version!) is not supported; this implementation speaks versions 1, 2 and 3")
                 }
             case 1: network = try reader.text(maxBytes: NetworkID.maxLength, "batch.network")
             case 2: seq = try reader.unsigned("batch.seq")
@@ -131,7 +142,7 @@ public struct Batch: Sendable, Hashable {
                 list.reserveCapacity(n)
                 for index in 0..<n { try Transfer.read(from: &reader, index: index, into: &list) }
                 transfers = list
-            case 7 where version == Self.versionWithOperations:
+            case 7 where version == Self.versionWithOperations || version == Self.versionWithBridge:
                 let n = try reader.arrayHeader("batch.operations")
                 guard n <= Self.maxOperations else {
                     throw ProtocolError(.tooLarge, "batch.operations", "\(n) operations; the limit is \(Self.maxOperations)")
@@ -140,14 +151,19 @@ public struct Batch: Sendable, Hashable {
                 var list: [Operation] = []
                 for index in 0..<n { list.append(try Operation.read(from: &reader, index: index)) }
                 operations = list
+            case 8 where version == Self.versionWithBridge:
+                via = try reader.bytes32("batch.via")
             case let key:
-                throw .malformed("batch", "unknown key \(key) (a version-1 batch has keys 0-6, a version-2 batch 0-7)")
+                throw .malformed("batch", "unknown key \(key) (a version-1 batch has keys 0-6, a version-2 batch 0-7, a version-3 batch 0-8)")
             }
         }
         try reader.expectEnd("batch")
         let decodedVersion = try require(version, "batch.version", key: 0)
         if decodedVersion == Self.versionWithOperations && operations == nil {
             throw .malformed("batch.operations", "required field is missing (key 7): a version-2 batch carries operations")
+        }
+        if decodedVersion == Self.versionWithBridge && via == nil {
+            throw .malformed("batch.via", "required field is missing (key 8): a version-3 batch names the bridge it is submitted through")
         }
         self.init(
             network: try NetworkID(try require(network, "batch.network", key: 1), field: "batch.network"),
@@ -156,7 +172,8 @@ public struct Batch: Sendable, Hashable {
             created: try require(created, "batch.created", key: 4),
             fee: Amount(try require(fee, "batch.fee", key: 5)),
             transfers: try require(transfers, "batch.transfers", key: 6),
-            operations: operations ?? [])
+            operations: operations ?? [],
+            via: via.map { AccountID($0) })
         try validate()
     }
 }

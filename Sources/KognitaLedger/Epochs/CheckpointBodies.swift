@@ -15,12 +15,16 @@ public struct CheckpointBodies: Sendable, Hashable {
         /// registration | []]...]`, sorted by account, where a registration
         /// is `[node, [address...], node_signature]`: the signed peer records.
         case stakes = 3
-        /// `[fee_pool]`.
+        /// `[fee_pool, burned]` after the payouts.
         case fees = 4
         /// `[seal_report...]`, each as ``SealReport/encoded()``, sorted by validator.
         case sealReports = 5
         /// ``EpochTransitions/encoded()``: released stake and seat marks.
         case transitions = 6
+        /// ``RatingsBody/encoded()``: the epoch's measures and the rating book.
+        case ratings = 7
+        /// ``EpochRewards/encoded()``: the validators' payouts for the epoch.
+        case rewards = 8
     }
 
     /// Each body's bytes, by kind.
@@ -39,7 +43,8 @@ public struct CheckpointBodies: Sendable, Hashable {
     }
 
     /// The bodies of a checkpoint whose ledger is `authority` (at the cut, after the epoch transitions).
-    public static func make(cut: EpochCut, authority: Authority, transitions: EpochTransitions) -> CheckpointBodies {
+    public static func make(cut: EpochCut, authority: Authority, transitions: EpochTransitions,
+                            ratings: RatingsBody? = nil, rewards: EpochRewards? = nil) -> CheckpointBodies {
         var result: [Kind: [UInt8]] = [:]
 
         let heads = cut.sortedHeads
@@ -82,9 +87,10 @@ public struct CheckpointBodies: Sendable, Hashable {
         }
         result[.stakes] = w.bytes
 
-        w = CBORWriter(reservingCapacity: 12)
-        w.writeArrayHeader(1)
+        w = CBORWriter(reservingCapacity: 24)
+        w.writeArrayHeader(2)
         w.writeUnsigned(authority.feePool.baseUnits)
+        w.writeUnsigned(authority.burned.baseUnits)
         result[.fees] = w.bytes
 
         let reports = cut.reports.map { $0.encoded() }
@@ -93,6 +99,8 @@ public struct CheckpointBodies: Sendable, Hashable {
         for report in reports { w.writeEncoded(report) }
         result[.sealReports] = w.bytes
         result[.transitions] = transitions.encoded()
+        if let ratings { result[.ratings] = ratings.encoded() }
+        if let rewards { result[.rewards] = rewards.encoded() }
 
         return CheckpointBodies(bytes: result)
     }
@@ -106,10 +114,12 @@ public enum CheckpointBuilder {
     public static func build(authority: Authority, cut: EpochCut, previous: Bytes32, timestamp: UInt64)
         -> (header: CheckpointHeader, bodies: CheckpointBodies) {
         var next = authority
-        let committee = next.nextCommittee(attested: cut.attested)
+        let governance = next.governance(reports: cut.reports)
+        let committee = next.nextCommittee(attested: cut.attested, ratings: governance.ratings.book, seed: previous)
         let transitions = next.transitions(into: committee)
-        next.enterEpoch(committee, carried: cut.carried, transitions: transitions)
-        let bodies = CheckpointBodies.make(cut: cut, authority: next, transitions: transitions)
+        next.enterEpoch(committee, carried: cut.carried, transitions: transitions, rewards: governance.rewards, ratings: governance.ratings.book)
+        let bodies = CheckpointBodies.make(cut: cut, authority: next, transitions: transitions,
+                                           ratings: governance.ratings, rewards: governance.rewards)
         let header = CheckpointHeader(network: committee.network, epoch: authority.committee.epoch, previous: previous,
                                       timestamp: timestamp, stateRoot: StateRoot(next).root, bodies: bodies.roots,
                                       nextCommittee: committee.validators)
@@ -120,8 +130,9 @@ public enum CheckpointBuilder {
 extension Authority {
     /// The committee of the next epoch by the election rule, or the current
     /// one again (renumbered) when nobody can be seated.
-    public func nextCommittee(attested: Set<PublicKey>) -> Committee {
-        if let elected = Election.nextCommittee(stakes: stakes, current: committee, attested: attested, rules: rules) { return elected }
+    public func nextCommittee(attested: Set<PublicKey>, ratings: RatingBook? = nil, seed: Bytes32 = .zero) -> Committee {
+        if let elected = Election.nextCommittee(stakes: stakes, current: committee, attested: attested, rules: rules,
+                                                ratings: ratings ?? self.ratings, seed: seed) { return elected }
         // The same validators and weights are a valid committee by construction.
         return try! Committee(network: committee.network, epoch: committee.epoch + 1, validators: committee.validators)
     }
@@ -234,6 +245,25 @@ extension CheckpointBodies {
             throw error
         } catch {
             throw LedgerError("a stakes body is not well-formed: \(error)")
+        }
+    }
+}
+
+extension CheckpointBodies {
+    /// Decodes body 4: `[fee_pool]` (before self-governance) or `[fee_pool, burned]`.
+    public static func fees(decoding bytes: [UInt8]) throws(LedgerError) -> (pool: UInt64, burned: UInt64) {
+        do {
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 64, maxDepth: 2))
+            let count = try r.readArrayHeader(maxCount: 2)
+            guard count >= 1 else { throw LedgerError("a fees body is [fee_pool, burned]") }
+            let pool = try r.readUnsigned()
+            let burned = count == 2 ? try r.readUnsigned() : 0
+            try r.expectEnd()
+            return (pool, burned)
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError("a fees body is not well-formed: \(error)")
         }
     }
 }

@@ -105,7 +105,17 @@ extension Authority {
     /// checkpoint's carried locks where their seq is not final here yet,
     /// and switches the committee. Applies the same whether or not this
     /// ledger already holds certificates from after the cut.
-    public mutating func enterEpoch(_ next: Committee, carried: [AccountID: CarriedLock], transitions: EpochTransitions) {
+    public mutating func enterEpoch(_ next: Committee, carried: [AccountID: CarriedLock], transitions: EpochTransitions,
+                                    rewards: EpochRewards? = nil, ratings: RatingBook? = nil) {
+        if let rewards {
+            // The pool only grew since the cut (later batches add to it), so it covers the payouts.
+            for payout in rewards.payouts {
+                let amount = min(payout.amount, feePool.baseUnits)
+                feePool = Amount(feePool.baseUnits - amount)
+                accounts[payout.account, default: AccountState()].balance += Int128(amount)
+            }
+        }
+        if let ratings { self.ratings = ratings }
         for entry in transitions.entries {
             var stake = stakes[entry.account] ?? Stake()
             if entry.seated { stake.lastSeated = max(stake.lastSeated ?? 0, next.epoch) }
@@ -125,6 +135,19 @@ extension Authority {
     /// with the transitions computed from it.
     public mutating func enterEpoch(_ next: Committee, carried: [AccountID: CarriedLock]) {
         enterEpoch(next, carried: carried, transitions: transitions(into: next))
+    }
+
+    /// What the checkpoint closing this epoch decides about governance,
+    /// from the ledger at the cut and the seal reports the cut rests on:
+    /// each member's measure, the rating book after the epoch, and the
+    /// rewards for it.
+    public func governance(reports: [SealReport], slashed: Set<PublicKey> = []) -> (ratings: RatingsBody, rewards: EpochRewards) {
+        let measures = Inclusion.measures(reports: reports, committee: committee)
+        let book = ratings.advanced(committee: committee, measures: measures, slashed: slashed)
+        var owners: [PublicKey: AccountID] = [:]
+        for (node, accounts) in candidateAccounts where accounts.count == 1 { owners[node] = accounts.first }
+        let rewards = EpochRewards.compute(pool: feePool.baseUnits, committee: committee, measures: measures, accounts: owners)
+        return (RatingsBody(epoch: committee.epoch, measures: measures ?? [:], book: book), rewards)
     }
 }
 

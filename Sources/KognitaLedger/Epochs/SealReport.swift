@@ -16,6 +16,10 @@ public struct SealReport: Sendable, Hashable {
     public let locks: [LockEntry]
     /// Sorted, distinct.
     public let attested: [PublicKey]
+    /// The votes the reporter received for final batches it sampled in
+    /// secret (``InclusionSampler``): the signed evidence ratings are computed
+    /// from. Sorted by batch, one each.
+    public let samples: [InclusionSample]
     public let signature: Signature
 
     /// An account's final head at the reporter when it sealed.
@@ -49,41 +53,46 @@ public struct SealReport: Sendable, Hashable {
     public static let maxHeads = 40_000
     public static let maxLocks = 8_192
     public static let maxAttested = Committee.maxValidators
+    public static let maxSamples = 2 * GovernanceRules.samplesPerReport
 
     public init(network: NetworkID, epoch: UInt64, validator: PublicKey, heads: [Head], locks: [LockEntry],
-                attested: [PublicKey], signature: Signature) {
+                attested: [PublicKey], samples: [InclusionSample] = [], signature: Signature) {
         self.network = network
         self.epoch = epoch
         self.validator = validator
         self.heads = heads
         self.locks = locks
         self.attested = attested
+        self.samples = samples
         self.signature = signature
     }
 
     /// Signs a report; sorts and de-duplicates its lists first.
     public static func sign(network: NetworkID, epoch: UInt64, heads: [Head], locks: [LockEntry], attested: [PublicKey],
-                            with key: SigningKey) -> SealReport {
+                            samples: [InclusionSample] = [], with key: SigningKey) -> SealReport {
         let heads = heads.sorted { $0.account < $1.account }
         let locks = locks.sorted { $0.account < $1.account }
         let attested = Array(Set(attested)).sorted()
-        let bytes = signingBytes(network: network, epoch: epoch, validator: key.publicKey, heads: heads, locks: locks, attested: attested)
+        let samples = Array(samples.sorted { $0.batch < $1.batch }.prefix(maxSamples))
+        let bytes = signingBytes(network: network, epoch: epoch, validator: key.publicKey, heads: heads, locks: locks,
+                                 attested: attested, samples: samples)
         return SealReport(network: network, epoch: epoch, validator: key.publicKey, heads: heads, locks: locks,
-                          attested: attested, signature: key.signature(for: bytes))
+                          attested: attested, samples: samples, signature: key.signature(for: bytes))
     }
 
     /// CBOR `["kognita-seal-v1", network, epoch, validator, [[account,
-    /// next_seq, last_final]...], [[account, seq, id]...], [node...]]`.
+    /// next_seq, last_final]...], [[account, seq, id]...], [node...],
+    /// [[account, id, [[validator, count, index, [path...], signature]...]]...]]`.
     static func signingBytes(network: NetworkID, epoch: UInt64, validator: PublicKey, heads: [Head], locks: [LockEntry],
-                             attested: [PublicKey]) -> [UInt8] {
-        var w = CBORWriter(reservingCapacity: 128 + heads.count * 80 + locks.count * 80 + attested.count * 34)
-        writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested)
+                             attested: [PublicKey], samples: [InclusionSample]) -> [UInt8] {
+        var w = CBORWriter(reservingCapacity: 128 + heads.count * 80 + locks.count * 80 + attested.count * 34 + samples.count * 1024)
+        writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested, samples: samples)
         return w.bytes
     }
 
     private static func writeBody(_ w: inout CBORWriter, network: NetworkID, epoch: UInt64, validator: PublicKey,
-                                  heads: [Head], locks: [LockEntry], attested: [PublicKey]) {
-        w.writeArrayHeader(7)
+                                  heads: [Head], locks: [LockEntry], attested: [PublicKey], samples: [InclusionSample]) {
+        w.writeArrayHeader(8)
         w.writeText(context)
         w.writeText(network.rawValue)
         w.writeUnsigned(epoch)
@@ -98,19 +107,25 @@ public struct SealReport: Sendable, Hashable {
         }
         w.writeArrayHeader(attested.count)
         for node in attested { w.writeBytes(node.rawValue) }
+        w.writeArrayHeader(samples.count)
+        for sample in samples {
+            w.writeArrayHeader(3); w.writeBytes(sample.batch.account.rawValue); w.writeBytes(sample.batch.id.rawValue)
+            w.writeArrayHeader(sample.signers.count)
+            for signer in sample.signers { signer.write(to: &w) }
+        }
     }
 
     /// Whether the signature holds.
     public var isSigned: Bool {
         validator.isValidSignature(signature, for: Self.signingBytes(network: network, epoch: epoch, validator: validator,
-                                                                     heads: heads, locks: locks, attested: attested))
+                                                                     heads: heads, locks: locks, attested: attested, samples: samples))
     }
 
     /// CBOR `[report, signature]`, the report as in the signing bytes.
     public func encoded() -> [UInt8] {
         var w = CBORWriter(reservingCapacity: 200 + heads.count * 80 + locks.count * 80)
         w.writeArrayHeader(2)
-        Self.writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested)
+        Self.writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested, samples: samples)
         w.writeBytes(signature.bytes)
         return w.bytes
     }
@@ -120,7 +135,8 @@ public struct SealReport: Sendable, Hashable {
     public init(decoding bytes: [UInt8]) throws(LedgerError) {
         do {
             var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 4 << 20, maxDepth: 4,
-                                                            maxItemCount: 8 + 4 * (Self.maxHeads + Self.maxLocks) + Self.maxAttested))
+                                                            maxItemCount: 9 + 4 * (Self.maxHeads + Self.maxLocks) + Self.maxAttested
+                                                                + Self.maxSamples * (4 + Committee.maxValidators * 17)))
             self = try Self.read(&r)
             try r.expectEnd()
         } catch let error as LedgerError {
@@ -131,7 +147,7 @@ public struct SealReport: Sendable, Hashable {
     }
 
     static func read(_ r: inout CBORReader) throws -> SealReport {
-        guard try r.readArrayHeader(maxCount: 2) == 2, try r.readArrayHeader(maxCount: 7) == 7,
+        guard try r.readArrayHeader(maxCount: 2) == 2, try r.readArrayHeader(maxCount: 8) == 8,
               try r.readText(maxBytes: 64) == context else {
             throw LedgerError("not a kognita-seal-v1 report")
         }
@@ -158,7 +174,21 @@ public struct SealReport: Sendable, Hashable {
             guard attested.last.map({ $0 < node }) ?? true else { throw LedgerError("a seal report's attested nodes are not sorted and distinct") }
             attested.append(node)
         }
+        var samples: [InclusionSample] = []
+        for _ in 0..<(try r.readArrayHeader(maxCount: maxSamples)) {
+            guard try r.readArrayHeader(maxCount: 3) == 3 else { throw LedgerError("a seal report's sample is [account, id, signers]") }
+            let batch = BatchKey(account: AccountID(try r.readBytes32()), id: BatchID(try r.readBytes32()))
+            guard samples.last.map({ $0.batch < batch }) ?? true else { throw LedgerError("a seal report's samples are not sorted by batch and distinct") }
+            var signers: [Certificate.Signer] = []
+            for _ in 0..<(try r.readArrayHeader(maxCount: Committee.maxValidators)) {
+                let signer = try Certificate.Signer.read(from: &r)
+                guard signers.last.map({ $0.validator < signer.validator }) ?? true else { throw LedgerError("a sample's votes are not sorted by validator and distinct") }
+                signers.append(signer)
+            }
+            samples.append(InclusionSample(batch: batch, signers: signers))
+        }
         let signature = try Signature(bytes: try r.readByteString())
-        return SealReport(network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested, signature: signature)
+        return SealReport(network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested,
+                          samples: samples, signature: signature)
     }
 }

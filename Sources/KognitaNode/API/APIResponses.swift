@@ -230,6 +230,41 @@ public struct CheckpointResponse: Codable, Sendable, Hashable {
     public var signers: [String]
     /// When the answering node adopted it (ms since 1970); local to that node, not signed.
     public var adoptedAtMillis: UInt64?
+    /// The closing epoch's measures and every rated node's rating (body 7), when the node holds it.
+    public var ratings: [Rating]?
+    /// What the checkpoint paid the closing epoch's validators (body 8), when the node holds it.
+    public var rewards: [Reward]?
+    /// The fee pool left and everything burned since genesis, after this checkpoint (body 4).
+    public var feePool: UInt64?
+    public var burned: UInt64?
+
+    public struct Rating: Codable, Sendable, Hashable {
+        public var node: String
+        /// Permille: 1000 is perfect; below 700 the node cannot be elected.
+        public var rating: UInt64
+        /// Its measure in the closing epoch (nil when it was not on that committee, or the epoch was not measured).
+        public var measure: UInt64?
+        public var slashed: Bool
+        public var window: [UInt64]
+        public init(node: String, rating: UInt64, measure: UInt64?, slashed: Bool, window: [UInt64]) {
+            self.node = node
+            self.rating = rating
+            self.measure = measure
+            self.slashed = slashed
+            self.window = window
+        }
+    }
+
+    public struct Reward: Codable, Sendable, Hashable {
+        public var node: String
+        public var account: String
+        public var amount: UInt64
+        public init(node: String, account: String, amount: UInt64) {
+            self.node = node
+            self.account = account
+            self.amount = amount
+        }
+    }
 
     public struct Body: Codable, Sendable, Hashable {
         public var kind: UInt64
@@ -249,8 +284,23 @@ public struct CheckpointResponse: Codable, Sendable, Hashable {
         }
     }
 
-    public init(_ checkpoint: SignedCheckpoint, adoptedAtMillis: UInt64? = nil) {
+    public init(_ checkpoint: SignedCheckpoint, adoptedAtMillis: UInt64? = nil, bodies stored: [CheckpointBodies.Kind: [UInt8]] = [:]) {
         self.adoptedAtMillis = adoptedAtMillis
+        if let bytes = stored[.ratings], let body = try? RatingsBody(decoding: bytes) {
+            let nodes = Set(body.book.records.keys).union(body.measures.keys).sorted()
+            ratings = nodes.map { node in
+                let record = body.book.records[node]
+                return Rating(node: node.hex, rating: body.book.rating(of: node), measure: body.measures[node],
+                              slashed: record?.slashed ?? false, window: record?.window.map(\.measure) ?? [])
+            }
+        }
+        if let bytes = stored[.rewards], let body = try? EpochRewards(decoding: bytes) {
+            rewards = body.payouts.map { Reward(node: $0.node.hex, account: $0.account.hex, amount: $0.amount) }
+        }
+        if let bytes = stored[.fees], let fees = try? CheckpointBodies.fees(decoding: bytes) {
+            feePool = fees.pool
+            burned = fees.burned
+        }
         let header = checkpoint.header
         epoch = header.epoch
         digest = header.digest.hex
@@ -264,7 +314,8 @@ public struct CheckpointResponse: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case epoch, digest, previous, timestamp, bodies, round, signers
+        case epoch, digest, previous, timestamp, bodies, round, signers, ratings, rewards, burned
+        case feePool = "fee_pool"
         case adoptedAtMillis = "adopted_at_ms"
         case stateRoot = "state_root"
         case nextCommittee = "next_committee"

@@ -142,7 +142,8 @@ public struct HTTPAPI: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/cbor"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: stored.signed.encoded())))
         }
-        return Self.json(.ok, CheckpointResponse(stored.signed, adoptedAtMillis: stored.adoptedAtMillis == 0 ? nil : stored.adoptedAtMillis))
+        return Self.json(.ok, CheckpointResponse(stored.signed, adoptedAtMillis: stored.adoptedAtMillis == 0 ? nil : stored.adoptedAtMillis,
+                                                 bodies: stored.bodies))
     }
 
     func pay(_ request: Request) async throws -> Response {

@@ -34,6 +34,8 @@ public struct LocalNetworkFiles: Sendable {
         public var rules: EpochRules
         /// When epoch 0 began (ms since 1970); 0 means when the files are made.
         public var startMillis: UInt64
+        /// The least fee of a batch, in base units (fees pay validators and bridges).
+        public var minimumFee: UInt64 = 0
 
         public init(network: NetworkID, validators: Int, directory: String, basePort: Int = 7400, apiBasePort: Int = 8400,
                     host: String = "127.0.0.1", faucetAmount: UInt64 = 1_000_000_000_000_000,
@@ -103,7 +105,7 @@ public struct LocalNetworkFiles: Sendable {
             try write(nodeConfig(number: number, plan: plan, home: home), to: "\(home)/node.toml", mode: 0o644)
         }
         let start = plan.startMillis != 0 ? plan.startMillis : WallClock.unixMillis()
-        let genesis = Genesis(network: plan.network, rules: plan.rules, startMillis: start, validators: entries,
+        let genesis = Genesis(network: plan.network, minimumFee: Amount(plan.minimumFee), rules: plan.rules, startMillis: start, validators: entries,
                               allocations: [.init(account: faucet.publicKey, amount: Amount(plan.faucetAmount))], faucet: faucet.publicKey)
         try write(genesis.toml, to: genesisPath, mode: 0o644)
         return LocalNetworkFiles(plan: plan, genesis: genesis, faucet: faucet.publicKey, validators: validators)

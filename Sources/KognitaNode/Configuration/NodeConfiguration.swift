@@ -16,6 +16,11 @@ public struct NodeConfiguration: Sendable, Hashable {
     public var apiListen: PeerAddress? = PeerAddress("127.0.0.1:8401")!
     /// The faucet account's key URI: only on the one node that serves `POST /v1/faucet`.
     public var faucetKeyURI: String?
+    /// A test fault, never set in production (`[faults] drop_votes_permille`,
+    /// set by the devnet's `--faulty NODE:drop-votes=F`): the share of its
+    /// votes, in permille, this validator never casts, to watch its rating
+    /// fall and the network vote it out.
+    public var dropVotesPermille: UInt64 = 0
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
     public var logLevel = "info"
 
@@ -56,6 +61,7 @@ public struct NodeConfiguration: Sendable, Hashable {
             else { reader.fail("api.listen", "must be host:port, for example 127.0.0.1:8401, or empty to turn the API off") }
         }
         if let key = reader.string("faucet", "key"), !key.isEmpty { c.faucetKeyURI = keyURI("faucet", "key", key) }
+        c.dropVotesPermille = reader.unsigned("faults", "drop_votes_permille", range: 0...1000) ?? 0
         reader.rejectUnknownKeys()
         return reader.errors.isEmpty ? .success(c) : .failure(ConfigurationErrors(reader.errors))
     }

@@ -74,7 +74,7 @@ extension NodeCore {
         // chain (they adopted the checkpoint that began this epoch).
         let attested = peers.filter { authority.candidateAccounts[$0] != nil && peerEpochs[$0] == committee.epoch }
         let report = SealReport.sign(network: committee.network, epoch: committee.epoch, heads: heads, locks: locks,
-                                     attested: Array(attested), with: identity)
+                                     attested: Array(attested), samples: sampler.samples(), with: identity)
         out.append(.log(.info, "sealed epoch \(committee.epoch) (\(heads.count) heads, \(locks.count) locks)"))
         perform(session.handle(.sealed(report)))
     }
@@ -209,6 +209,7 @@ extension NodeCore {
         let header = checkpoint.signed.header
         guard header.epoch == committee.epoch else { return }
         let next: Committee, carried: [AccountID: CarriedLock], transitions: EpochTransitions, heads: [AccountID: UInt64]
+        var rewards: EpochRewards?, ratings: RatingsBody?
         do throws(LedgerError) {
             next = try header.committee()
             guard let cutBody = checkpoint.bodies[.cut] else { throw LedgerError("the checkpoint came without its cut") }
@@ -219,17 +220,26 @@ extension NodeCore {
             carried = try CheckpointBodies.carriedLocks(decoding: carriedBody)
             transitions = try EpochTransitions(decoding: transitionsBody)
             guard transitions.epoch == next.epoch else { throw LedgerError("its transitions are for epoch \(transitions.epoch)") }
+            // Checkpoints from before self-governance have neither.
+            if let body = checkpoint.bodies[.rewards] { rewards = try EpochRewards(decoding: body) }
+            if let body = checkpoint.bodies[.ratings] { ratings = try RatingsBody(decoding: body) }
+            guard rewards.map({ $0.epoch == header.epoch }) ?? true, ratings.map({ $0.epoch == header.epoch }) ?? true else {
+                throw LedgerError("its rewards or ratings are for another epoch")
+            }
         } catch {
             out.append(.log(.error, "cannot adopt checkpoint \(header.epoch): \(error)"))
             return
         }
         let wasValidator = isValidator
-        authority.enterEpoch(next, carried: carried, transitions: transitions)
+        authority.enterEpoch(next, carried: carried, transitions: transitions, rewards: rewards, ratings: ratings?.book)
         var changes = LedgerChanges()
         for entry in transitions.entries {
             changes.accounts[entry.account] = authority.state(of: entry.account)
             changes.stakes[entry.account] = .some(authority.stakes[entry.account])
         }
+        for payout in rewards?.payouts ?? [] { changes.accounts[payout.account] = authority.state(of: payout.account) }
+        changes.feePool = authority.feePool
+        changes.burned = authority.burned
         changes.carriedLocks = authority.carriedLocks
         var stored = checkpoint
         stored.adoptedAtMillis = now
@@ -248,6 +258,7 @@ extension NodeCore {
         builtBodies = [:]
         session = EpochSession(committee: next, rules: authority.rules, previous: header.digest, previousTimestamp: header.timestamp,
                                previouslyCarried: carried, key: identity)
+        sampler = InclusionSampler(network: next.network, epoch: next.epoch, key: identity)
         counters.checkpointsAdopted += 1
         let role = isValidator ? "validator" : wasValidator ? "voted out" : "full node"
         out.append(.log(.info, "checkpoint \(header.epoch) adopted (digest \(header.digest.hex.prefix(16)), round \(checkpoint.signed.round)); epoch \(next.epoch) begins with \(next.validators.count) validators; this node: \(role)"))

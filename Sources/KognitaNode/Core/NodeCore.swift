@@ -83,6 +83,12 @@ public struct NodeCore: Sendable {
     static let maxFutureVotes = 4_096
     /// Own agreement messages already in the write-ahead log (resends are not logged again).
     var loggedAgreement: Set<CheckpointAgreement.Message> = []
+    /// The votes this validator keeps, for batches it sampled in secret, to
+    /// report at the seal: the evidence its peers are rated by.
+    var sampler: InclusionSampler
+    /// A test fault (devnet `--faulty NODE:drop-votes=F`): the share of its
+    /// votes, in permille, that this validator never casts. Zero in production.
+    public var dropVotesPermille: UInt64 = 0
 
     /// What a node counts (``NodeEngine`` mirrors them into its Prometheus metrics).
     public struct Counters: Sendable, Hashable {
@@ -253,6 +259,7 @@ public struct NodeCore: Sendable {
         self.touched = touched
         session = EpochSession(committee: current, rules: authority.rules, previous: checkpoints.last?.header.digest ?? genesisDigest,
                                previousTimestamp: checkpoints.last?.header.timestamp ?? start, previouslyCarried: carried, key: identity)
+        sampler = InclusionSampler(network: current.network, epoch: current.epoch, key: identity)
         // What this validator signed in this epoch before it stopped: it repeats it, never contradicts it.
         // Batches below the last cut apply at once after a restart too.
         if let lastCut { checkpointedHeads = try CheckpointBodies.cutHeads(decoding: lastCut) }
@@ -506,16 +513,26 @@ public struct NodeCore: Sendable {
             for key in keys { voteQueued.remove(key) }
             out.append(.persist(lockChanges))
             lockChanges = LedgerChanges()
-            guard committee.contains(identity.publicKey), let vote = Vote.signVerified(keys: keys, committee: committee, with: identity) else { continue }
+            let cast = dropVotesPermille == 0 ? keys : keys.filter { !dropsVote(for: $0) }
+            guard !cast.isEmpty, committee.contains(identity.publicKey),
+                  let vote = Vote.signVerified(keys: cast, committee: committee, with: identity) else { continue }
             counters.votesSent += 1
             // A validator never lets a vote out before its lock is durable.
             out.append(.afterDurable([.broadcast(.vote(vote.vote)), .deliver(.vote(vote))]))
         }
     }
 
+    /// Whether the drop-votes test fault skips the vote for `key`: a fixed
+    /// pseudo-random share of batches, the same whenever it is asked.
+    private func dropsVote(for key: BatchKey) -> Bool {
+        let hash = BLAKE2b256.hash(identity.publicKey.rawValue.bytes + key.account.rawValue.bytes + key.id.rawValue.bytes)
+        return hash.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } % 1000 < dropVotesPermille
+    }
+
     /// A verified vote (a peer's or this validator's own).
     mutating func received(_ vote: VerifiedVote) {
         counters.votesReceived += 1
+        if isValidator && !session.sealed { sampler.observe(vote) }
         // In place: an assembler holds up to 200,000 batches' votes.
         guard let formed = assemblers[vote.vote.epoch]?.add(vote) else { return }
         for certificate in formed {
@@ -561,6 +578,8 @@ public struct NodeCore: Sendable {
             }
             changes.releasedLocks = applied.releasedLocks
             changes.feePool = authority.feePool
+            changes.burned = authority.burned
+            if isValidator && !session.sealed { for final in applied.batches { sampler.markFinal(BatchKey(final)) } }
             for final in applied.batches where final.batch.seq >= checkpointedHeads[final.signer] ?? 0 && touched.insert(final.signer).inserted {
                 changes.touched.insert(final.signer)
             }

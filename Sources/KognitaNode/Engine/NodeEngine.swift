@@ -62,12 +62,13 @@ public actor NodeEngine {
     public init(genesisCommittee: Committee, genesisDigest: Bytes32, start: UInt64, checkpoints: [SignedCheckpoint],
                 carried: [AccountID: CarriedLock], lastCut: [UInt8]? = nil, touched: Set<AccountID>,
                 ownAgreementMessages: [(epoch: UInt64, message: CheckpointAgreement.Message)] = [], identity: SigningKey, authority: Authority,
-                store: LedgerStore, committer: GroupCommitter, metrics: NodeMetrics, logger: Logger) throws {
+                store: LedgerStore, committer: GroupCommitter, metrics: NodeMetrics, logger: Logger, dropVotesPermille: UInt64 = 0) throws {
         let book = CommitteeBook(genesis: genesisCommittee)
         for checkpoint in checkpoints { book.add(try checkpoint.header.committee()) }
         committees = book
         core = try NodeCore(genesisCommittee: genesisCommittee, genesisDigest: genesisDigest, start: start, checkpoints: checkpoints,
                             carried: carried, lastCut: lastCut, touched: touched, ownAgreementMessages: ownAgreementMessages, identity: identity, authority: authority)
+        core.dropVotesPermille = dropVotesPermille
         self.identity = identity
         self.store = store
         self.committer = committer

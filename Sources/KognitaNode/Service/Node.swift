@@ -27,14 +27,18 @@ public enum Node {
         let snapshot = try store.load()
         let authority = Authority(committee: genesisCommittee, minimumFee: genesis.minimumFee, rules: genesis.rules, accounts: snapshot.accounts,
                                   stakes: snapshot.stakes, locks: snapshot.locks, carriedLocks: snapshot.carriedLocks,
-                                  feePool: snapshot.feePool)
+                                  feePool: snapshot.feePool, burned: snapshot.burned, ratings: snapshot.ratings)
         let metrics = NodeMetrics()
         let committer = GroupCommitter(store: store, onTransaction: { metrics.commitTransactions.increment() })
         let engine = try NodeEngine(genesisCommittee: genesisCommittee, genesisDigest: genesis.digest, start: genesis.startMillis,
                                     checkpoints: snapshot.checkpoints, carried: snapshot.lastCarried,
                                     lastCut: try store.checkpoint(epoch: nil)?.bodies[.cut], touched: snapshot.touched,
                                     ownAgreementMessages: snapshot.agreementMessages,
-                                    identity: identity, authority: authority, store: store, committer: committer, metrics: metrics, logger: logger)
+                                    identity: identity, authority: authority, store: store, committer: committer, metrics: metrics, logger: logger,
+                                    dropVotesPermille: configuration.dropVotesPermille)
+        if configuration.dropVotesPermille > 0 {
+            logger.warning("test fault on: this validator drops \(configuration.dropVotesPermille) permille of its votes ([faults] drop_votes_permille); never use this in production")
+        }
         let committee = await engine.committee
         let isValidator = committee.contains(identity.publicKey)
         logger.info("node \(identity.publicKey) on \(genesis.network) as \(isValidator ? "validator" : "full node")", metadata: [

@@ -104,6 +104,9 @@ public final class LedgerStore: Sendable {
         public var stakes: [AccountID: Stake] = [:]
         public var carriedLocks: [AccountID: CarriedLock] = [:]
         public var feePool: Amount = .zero
+        public var burned: Amount = .zero
+        /// The rating book the last checkpoint left (its body 7; empty before any).
+        public var ratings = RatingBook()
         /// The checkpoints adopted, in epoch order.
         public var checkpoints: [SignedCheckpoint] = []
         /// The locks the last checkpoint carried (its body 2), where the next cut starts.
@@ -148,6 +151,9 @@ public final class LedgerStore: Sendable {
             if let pool = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fee_pool'") {
                 snapshot.feePool = Amount(UInt64(bitPattern: pool))
             }
+            if let burned = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'burned'") {
+                snapshot.burned = Amount(UInt64(bitPattern: burned))
+            }
             for data in try Data.fetchAll(db, sql: "SELECT signed FROM checkpoint ORDER BY epoch") {
                 do throws(LedgerError) { snapshot.checkpoints.append(try SignedCheckpoint(decoding: [UInt8](data))) } catch {
                     throw LedgerError("a stored checkpoint is damaged (\(error)); the database is damaged")
@@ -157,6 +163,11 @@ public final class LedgerStore: Sendable {
                let body = try Data.fetchOne(db, sql: "SELECT bytes FROM checkpoint_body WHERE epoch = ? AND kind = ?",
                                             arguments: [Int64(bitPattern: last.header.epoch), Int64(CheckpointBodies.Kind.carriedLocks.rawValue)]) {
                 snapshot.lastCarried = try CheckpointBodies.carriedLocks(decoding: [UInt8](body))
+            }
+            if let last = snapshot.checkpoints.last,
+               let body = try Data.fetchOne(db, sql: "SELECT bytes FROM checkpoint_body WHERE epoch = ? AND kind = ?",
+                                            arguments: [Int64(bitPattern: last.header.epoch), Int64(CheckpointBodies.Kind.ratings.rawValue)]) {
+                snapshot.ratings = try RatingsBody(decoding: [UInt8](body)).book
             }
             for data in try Data.fetchAll(db, sql: "SELECT account FROM touched") { snapshot.touched.insert(AccountID(try Self.bytes32(data))) }
             for row in try Row.fetchAll(db, sql: "SELECT epoch, kind, bytes FROM agreement_message ORDER BY id") {
@@ -210,6 +221,10 @@ public final class LedgerStore: Sendable {
             if let feePool = changes.feePool {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('fee_pool', ?)",
                                arguments: [Int64(bitPattern: feePool.baseUnits)])
+            }
+            if let burned = changes.burned {
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('burned', ?)",
+                               arguments: [Int64(bitPattern: burned.baseUnits)])
             }
             for checkpoint in changes.checkpoints {
                 let epoch = Int64(bitPattern: checkpoint.signed.header.epoch)
@@ -400,7 +415,7 @@ public final class LedgerStore: Sendable {
 
     /// Sets (or, with nil, removes) a named value, durably.
     public func setMetaValue(_ key: String, _ value: [UInt8]?) throws {
-        precondition(key != "genesis" && key != "fee_pool", "reserved meta key")
+        precondition(key != "genesis" && key != "fee_pool" && key != "burned", "reserved meta key")
         try pool.write { db in
             if let value {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
@@ -436,6 +451,7 @@ public struct LedgerChanges: Sendable {
     /// When set, replaces every carried lock (a checkpoint was adopted).
     public var carriedLocks: [AccountID: CarriedLock]?
     public var feePool: Amount?
+    public var burned: Amount?
     /// Accounts applied (whose head moved) in the current epoch.
     public var touched: Set<AccountID> = []
     /// Checkpoints adopted: stored, and the touched accounts start afresh.
@@ -447,7 +463,7 @@ public struct LedgerChanges: Sendable {
 
     public var isEmpty: Bool {
         newLocks.isEmpty && releasedLocks.isEmpty && finalBatches.isEmpty && accounts.isEmpty && stakes.isEmpty
-            && carriedLocks == nil && feePool == nil && touched.isEmpty && checkpoints.isEmpty && agreementMessages.isEmpty
+            && carriedLocks == nil && feePool == nil && burned == nil && touched.isEmpty && checkpoints.isEmpty && agreementMessages.isEmpty
     }
 
     /// Adds `other`, which happened after these changes.
@@ -462,6 +478,7 @@ public struct LedgerChanges: Sendable {
         stakes.merge(other.stakes) { _, later in later }
         if let carried = other.carriedLocks { carriedLocks = carried }
         if let pool = other.feePool { feePool = pool }
+        if let total = other.burned { burned = total }
         touched.formUnion(other.touched)
         checkpoints += other.checkpoints
         agreementMessages += other.agreementMessages

@@ -21,9 +21,10 @@ public final class LocalNetwork: Sendable {
     /// Makes a network of `validators` nodes, starts them all, waits until they are
     /// ready, runs `body`, then stops them.
     public static func with<R>(validators: Int = 4, start: Bool = true, rules: EpochRules = EpochRules(),
+                               dropVotes: [Int: UInt64] = [:], minimumFee: UInt64 = 0,
                                _ body: (LocalNetwork) async throws -> R) async throws -> R {
         try await TemporaryDirectory.with { dir in
-            let network = try LocalNetwork(directory: dir, validators: validators, rules: rules)
+            let network = try LocalNetwork(directory: dir, validators: validators, rules: rules, dropVotes: dropVotes, minimumFee: minimumFee)
             defer { network.stopAll() }
             if start {
                 for index in 0..<validators { try network.start(index) }
@@ -33,13 +34,14 @@ public final class LocalNetwork: Sendable {
         }
     }
 
-    init(directory: String, validators: Int, rules: EpochRules) throws {
+    init(directory: String, validators: Int, rules: EpochRules, dropVotes: [Int: UInt64] = [:], minimumFee: UInt64 = 0) throws {
         self.directory = directory
         size = validators
         let node = try Repository.builtProduct("kognita-node")
         // Nodes only: the broker's and the bridge's tools are never run.
         let tools = DevnetNetwork.Tools(node: node, bridge: "", agent: "", mosquitto: "", mosquittoPasswd: "", brokerScript: "")
-        net = try DevnetNetwork(directory: directory, tools: tools, network: try NetworkID(network), validators: validators, bridges: 0, devices: [], rules: rules)
+        net = try DevnetNetwork(directory: directory, tools: tools, network: try NetworkID(network), validators: validators, bridges: 0, devices: [], rules: rules,
+                                  dropVotes: dropVotes, minimumFee: minimumFee)
     }
 
     /// The directory of node `index` (0-based: validator-1 is index 0).

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+import KognitaCore
+import KognitaLedger
+import KognitaNode
+import KognitaSystem
+import KognitaTesting
+
+/// Self-governance on real nodes (issue 16): four validator processes, one
+/// of them dropping 30% of its votes (the devnet's test fault), payments
+/// with fees through several epochs.
+@Suite("Governance on real nodes: ratings from sampled votes, rewards, an independent recomputation", .serialized)
+struct GovernanceProcessTests {
+    @Test("a validator dropping votes is rated down by every checkpoint; validators are paid; an independent Python implementation recomputes every rating and payout from a validator's database, and fails when a vote is tampered with",
+          .enabled(if: PythonTooling.isAvailable, "needs the Python tooling of make setup"))
+    func ratingsOnRealNodes() async throws {
+        try await LocalNetwork.with(rules: EpochRules(epochMillis: 2_000), dropVotes: [3: 300], minimumFee: 10) { net in
+            let network = try NetworkID(net.network)
+            let payers = (0..<4).map { _ in SigningKey() }
+            for payer in payers { try await net.fund(payer.publicKey, 1_000_000) }
+            let payee = SigningKey().publicKey
+            let faulty = try net.identity(3).publicKey
+            // Pay until four checkpoints have rated an epoch with payments in it.
+            var heads = payers.map { _ in (seq: UInt64(1), prev: BatchID.zero) }
+            let deadline = Date().addingTimeInterval(60)
+            var rated: [CheckpointResponse] = []
+            while rated.count < 4 && Date() < deadline {
+                try await withThrowingTaskGroup(of: (Int, BatchID).self) { group in
+                    for (index, payer) in payers.enumerated() {
+                        let head = heads[index]
+                        let batch = try SignedBatch.sign(Batch(network: network, seq: head.seq, prev: head.prev, created: WallClockForTests.now(), fee: Amount(10),
+                                                               transfers: [Transfer(to: payee, amount: Amount(1))]), with: payer)
+                        group.addTask {
+                            let (status, _) = try await net.submit(index % net.size, batch)
+                            #expect(status == 200)
+                            return (index, batch.id)
+                        }
+                    }
+                    for try await (index, id) in group { heads[index] = (heads[index].seq + 1, id) }
+                }
+                let api = try NodeAPIClient(url: net.url(0))
+                rated = []
+                var epoch: UInt64 = 0
+                while let checkpoint = try? await api.checkpoint(epoch) {
+                    if let measures = checkpoint.ratings?.compactMap(\.measure), !measures.isEmpty { rated.append(checkpoint) }
+                    epoch += 1
+                }
+            }
+            try #require(rated.count >= 4, "four rated checkpoints within a minute")
+            // The faulty validator's measure is well below the others' in every rated epoch.
+            for checkpoint in rated {
+                let ratings = try #require(checkpoint.ratings)
+                let faultyMeasure = try #require(ratings.first { $0.node == faulty.hex }?.measure)
+                let honest = ratings.filter { $0.node != faulty.hex }.compactMap(\.measure)
+                #expect(faultyMeasure < 900, "epoch \(checkpoint.epoch): the faulty validator measured \(faultyMeasure)")
+                #expect(honest.allSatisfy { $0 >= 900 }, "epoch \(checkpoint.epoch): honest measures \(honest)")
+            }
+            // The faulty validator's rating falls below electable; four validators and no candidate: it keeps its seat (the floor).
+            let last = try #require(rated.last?.ratings?.first { $0.node == faulty.hex })
+            #expect(last.rating < GovernanceRules.electable)
+            // Validators are paid; the pool is emptied at each checkpoint but for rounding.
+            let paid = rated.flatMap { $0.rewards ?? [] }
+            #expect(paid.contains { $0.amount > 0 })
+            #expect(rated.allSatisfy { ($0.feePool ?? .max) < 100 })
+            // Money is conserved on every node, the burn included.
+            for index in 0..<net.size {
+                let status = try await net.status(index)
+                #expect(status.ledger.totalMoney == status.ledger.supply)
+            }
+
+            // The independent recomputation, on validator 1's database (read-only while it runs).
+            let database = "\(net.home(0))/data/ledger.sqlite"
+            let arguments = ["--db", database, "--genesis", net.genesisPath]
+            let checked = try await PythonTooling.run("Tests/Interop/recompute_ratings.py", arguments)
+            #expect(checked.status == 0, "\(checked.stdout)\n\(checked.stderr)")
+            #expect(checked.stdout.contains("ratings ok"), "\(checked.stdout)")
+            let tampered = try await PythonTooling.run("Tests/Interop/recompute_ratings.py", arguments + ["--tamper"])
+            #expect(tampered.status == 1 && tampered.stdout.contains("MISMATCH"),
+                    "a tampered vote must change the recomputation:\n\(tampered.stdout)\n\(tampered.stderr)")
+        }
+    }
+}

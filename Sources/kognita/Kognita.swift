@@ -10,7 +10,7 @@ struct Kognita: ParsableCommand {
         commandName: "kognita",
         abstract: "Kognita operator tool: device keys, signed payment batches, network genesis, accounts, the faucet, stake, validators and checkpoints.",
         discussion: "The wire format is described in docs/PROTOCOL.md.",
-        subcommands: [KeygenCommand.self, KeyCommand.self, BatchCommand.self, GenesisCommand.self, AccountCommand.self, FaucetCommand.self, StakeCommand.self, ValidatorCommand.self, CheckpointCommand.self, LoadCommand.self, DeviceCommand.self, DevnetCommand.self, SimCommand.self]
+        subcommands: [KeygenCommand.self, KeyCommand.self, BatchCommand.self, GenesisCommand.self, AccountCommand.self, FaucetCommand.self, StakeCommand.self, ValidatorCommand.self, CheckpointCommand.self, LoadCommand.self, DeviceCommand.self, DevnetCommand.self, SimCommand.self, ValidatorsCommand.self, RewardsCommand.self]
     )
 
     /// Runs the command; every failure, including a mistyped argument, is one

@@ -48,7 +48,8 @@ PENALTY = 4
 PROBATION = 750
 SAMPLE_VOTE_TENTHS = 9
 
-BODY_STAKES, BODY_FEES, BODY_REPORTS, BODY_RATINGS, BODY_REWARDS = 3, 4, 5, 7, 8
+BODY_STAKES, BODY_FEES, BODY_REPORTS, BODY_RATINGS, BODY_REWARDS, BODY_SLASHES = 3, 4, 5, 7, 8, 9
+EQUIVOCATION_TAG = "kognita-equivocation-v1"
 
 
 class Mismatch(Exception):
@@ -96,7 +97,7 @@ def measures_of(reports, committee, network, epoch, tamper):
     first = sorted(committee)[0]
     for raw in reports:
         body, _signature = raw
-        _ctx, _net, _epoch, reporter, _heads, _locks, _attested, samples = body
+        _ctx, _net, _epoch, reporter, _heads, _locks, _attested, samples, _evidence = body
         reporters.add(reporter)
         if not samples or reporter not in committee:
             continue
@@ -125,6 +126,41 @@ def measures_of(reports, committee, network, epoch, tamper):
         reported = FULL if v in reporters else 0
         result[v] = (SAMPLE_VOTE_TENTHS * votes + (10 - SAMPLE_VOTE_TENTHS) * reported) // 10
     return result
+
+
+def open_batch(envelope):
+    """A COSE_Sign1 batch: (account, seq, id) once the device's Ed25519 signature holds, else None."""
+    try:
+        item = cbor2.loads(envelope)
+        protected, unprotected, payload, signature = item.value
+        account = bytes(unprotected[4])
+        nacl.signing.VerifyKey(account).verify(cbor(["Signature1", protected, b"", payload]), signature)
+        return account, cbor2.loads(payload)[2], blake2b256(payload)
+    except Exception:
+        return None
+
+
+def proven_offender(raw, committees, network):
+    """The validator an equivocation proof convicts (docs/ECONOMICS.md), or None."""
+    try:
+        tag, proof_network, first, second = cbor2.loads(raw)
+    except Exception:
+        return None
+    if tag != EQUIVOCATION_TAG or proof_network != network:
+        return None
+    seen = []
+    for epoch, envelope, vote in (first, second):
+        batch = open_batch(bytes(envelope))
+        if batch is None or epoch not in committees or bytes(vote[0]) not in committees[epoch]:
+            return None
+        account, seq, batch_id = batch
+        if not valid_vote(network, epoch, account, batch_id, [bytes(vote[0]), vote[1], vote[2], [bytes(h) for h in vote[3]], bytes(vote[4])], {}):
+            return None
+        seen.append((account, seq, batch_id, bytes(vote[0]), epoch))
+    (a1, s1, i1, v1, e1), (a2, s2, i2, v2, e2) = seen
+    if a1 != a2 or s1 != s2 or i1 == i2 or v1 != v2:
+        return None
+    return v1, max(e1, e2)
 
 
 def advance(book, committee, epoch, measures):
@@ -168,11 +204,16 @@ def check(db_path, genesis_path, tamper):
     for epoch, kind, data in db.execute("SELECT epoch, kind, bytes FROM checkpoint_body"):
         bodies[(epoch, kind)] = bytes(data)
     committee = dict(genesis["committee"])
+    committees = {0: committee}
+    import tomllib
+    with open(genesis_path, "rb") as f:
+        evidence_epochs = tomllib.load(f).get("epochs", {}).get("evidence_epochs", 2)
     book = {}
     checked = 0
     for epoch, signed in rows:
         header = cbor2.loads(bytes(signed))[0]
         next_committee = {bytes(v): w for v, w in header[7]}
+        committees[epoch + 1] = next_committee
         ratings_raw = bodies.get((epoch, BODY_RATINGS))
         reports_raw = bodies.get((epoch, BODY_REPORTS))
         if ratings_raw is None:
@@ -190,7 +231,18 @@ def check(db_path, genesis_path, tamper):
         measures = measures_of(reports, committee, network, epoch, tamper)
         if (measures or {}) != claimed_measures:
             raise Mismatch(f"checkpoint {epoch}: measures {fmt(measures or {})} recomputed, {fmt(claimed_measures)} in body 7")
-        slashed = {n for n, r in claimed.items() if r["slashed"] and not book.get(n, {}).get("slashed")}
+        # Equivocation: every offender the reports prove, in the evidence window, not slashed before.
+        slashed = set()
+        for raw in reports:
+            for proof in raw[0][8]:
+                convicted = proven_offender(bytes(proof), committees, network)
+                if convicted and convicted[1] + evidence_epochs >= epoch and not book.get(convicted[0], {}).get("slashed"):
+                    slashed.add(convicted[0])
+        slashes_raw = bodies.get((epoch, BODY_SLASHES))
+        claimed_slashed = {bytes(n) for n, _a, _amount in cbor2.loads(slashes_raw)[1]} if slashes_raw else set()
+        if not claimed_slashed <= slashed:
+            raise Mismatch(f"checkpoint {epoch}: slashes {sorted(x.hex()[:8] for x in claimed_slashed)} in body 9, "
+                           f"but the reports prove {sorted(x.hex()[:8] for x in slashed)}")
         book = advance(book, committee, epoch, measures)
         for n in slashed:
             book.setdefault(n, {"window": [], "slashed": False})["slashed"] = True
@@ -212,7 +264,7 @@ def check(db_path, genesis_path, tamper):
             paid = {bytes(n): (bytes(a), amount) for n, a, amount in payouts}
             pool_after = cbor2.loads(fees_raw)[0]
             pool = pool_after + sum(amount for _, amount in paid.values())
-            accounts = registered_accounts(stakes_raw)
+            accounts = {n: a for n, a in registered_accounts(stakes_raw).items() if n not in slashed}
             parts = {v: w * (measures.get(v, FULL) if measures is not None else FULL) for v, w in committee.items()}
             whole = sum(parts.values())
             expected = {}

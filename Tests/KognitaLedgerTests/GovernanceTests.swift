@@ -234,3 +234,88 @@ struct FeeLedgerTests {
         #expect(authority.circulating == supply - 300)
     }
 }
+
+@Suite("Equivocation proofs")
+struct EquivocationProofTests {
+    /// Two batches of the payer at seq 1 and validator `voter`'s votes for each (in `epochs`).
+    static func proof(_ fixture: LedgerFixture, voter: Int = 1, secondVoter: Int? = nil, secondSeq: UInt64 = 1,
+                      epochs: (UInt64, UInt64) = (0, 0), sameBatch: Bool = false) throws -> EquivocationProof {
+        let first = fixture.batch(seq: 1, amounts: [10])
+        let second = sameBatch ? first : fixture.batch(seq: secondSeq, amounts: [20])
+        func evidence(_ batch: SignedBatch, _ epoch: UInt64, _ voter: Int) throws -> EquivocationProof.Evidence {
+            let other = BatchKey(account: fixture.payee.publicKey, id: BatchID(BLAKE2b256.hash([9])))
+            let vote = Vote.sign(keys: [other, BatchKey(batch)], network: fixture.network, epoch: epoch, with: fixture.validatorKeys[voter])
+            let verified = try vote.verify(for: try Committee(network: fixture.network, epoch: epoch, validators: fixture.committee.validators))
+            return .init(epoch: epoch, envelope: batch.envelope, vote: try #require(verified.signer(for: BatchKey(batch))))
+        }
+        return EquivocationProof(network: fixture.network, try evidence(first, epochs.0, voter), try evidence(second, epochs.1, secondVoter ?? voter))
+    }
+
+    static func committees(_ fixture: LedgerFixture) -> (UInt64) -> Committee? {
+        { epoch in try? Committee(network: fixture.network, epoch: epoch, validators: fixture.committee.validators) }
+    }
+
+    @Test("two votes by one validator for two batches at one (account, seq), in any epochs, prove equivocation; the proof round-trips in one canonical order")
+    func valid() throws {
+        let fixture = LedgerFixture()
+        let proof = try Self.proof(fixture, epochs: (3, 5))
+        try proof.verify(committees: Self.committees(fixture))
+        #expect(proof.offender == fixture.validatorKeys[1].publicKey)
+        #expect(proof.latestEpoch == 5)
+        #expect(try EquivocationProof(decoding: proof.encoded()) == proof)
+        let swapped = EquivocationProof(network: fixture.network, proof.votes[1], proof.votes[0])
+        #expect(swapped == proof, "one encoding whatever order the votes came in")
+    }
+
+    @Test("a proof with a bad signature, two seqs, one batch, two validators, or an epoch where the validator did not sit is refused with the reason")
+    func refused() throws {
+        let fixture = LedgerFixture()
+        let committees = Self.committees(fixture)
+        func reason(_ proof: EquivocationProof, _ committees: (UInt64) -> Committee?) -> String {
+            do throws(LedgerError) { try proof.verify(committees: committees); return "accepted" } catch { return error.message }
+        }
+        #expect(reason(try Self.proof(fixture, secondSeq: 2), committees).contains("not one seq"))
+        #expect(reason(try Self.proof(fixture, sameBatch: true), committees).contains("same batch"))
+        #expect(reason(try Self.proof(fixture, secondVoter: 2), committees).contains("two validators"))
+        let good = try Self.proof(fixture)
+        let forged = Certificate.Signer(validator: good.votes[1].vote.validator, count: good.votes[1].vote.count, index: good.votes[1].vote.index,
+                                        path: good.votes[1].vote.path, signature: try Signature(bytes: [UInt8](repeating: 7, count: 64)))
+        let badSignature = EquivocationProof(network: fixture.network, good.votes[0], .init(epoch: 0, envelope: good.votes[1].envelope, vote: forged))
+        #expect(reason(badSignature, committees).contains("does not verify"))
+        let outsider = try Committee(network: fixture.network, epoch: 0, validators: [Validator(id: SigningKey().publicKey, weight: 1)])
+        #expect(reason(good, { _ in outsider }).contains("did not sit"))
+        #expect(throws: LedgerError.self) { try EquivocationProof(decoding: good.encoded() + [0]) }
+    }
+
+    @Test("a checkpoint that admits a proof slashes half the offender's stake into the burn, rates it 0 for good and leaves it off the committee; money stays conserved")
+    func slashing() throws {
+        let fixture = LedgerFixture()
+        let nodes = fixture.validatorKeys.map(\.publicKey)
+        var stakes: [AccountID: Stake] = [:]
+        for node in nodes + [SigningKey().publicKey] {
+            stakes[node] = Stake(bonded: 1_000, candidate: Registration(node: node, addresses: ["10.0.0.1:7400"], nodeSignature: dummySignature), lastSeated: 0)
+        }
+        let fifth = stakes.keys.first { !nodes.contains($0) }!
+        var authority = Authority(committee: fixture.committee, accounts: [:], stakes: stakes)
+        let supply = authority.totalMoney
+        let proof = try Self.proof(fixture)
+        let report = SealReport.sign(network: fixture.network, epoch: 0, heads: [], locks: [], attested: [fifth], evidence: [proof], with: fixture.validatorKeys[0])
+        let governance = authority.governance(reports: [report], committees: Self.committees(fixture))
+        #expect(governance.slashes.slashes == [.init(node: nodes[1], account: nodes[1], amount: 500)])
+        #expect(governance.ratings.book.isSlashed(nodes[1]))
+        let next = Election.nextCommittee(stakes: authority.stakes, current: authority.committee, attested: [fifth], rules: authority.rules,
+                                          ratings: governance.ratings.book)!
+        #expect(!next.contains(nodes[1]))
+        #expect(next.validators.count == 4)
+        authority.enterEpoch(next, carried: [:], transitions: authority.transitions(into: next), rewards: governance.rewards,
+                             ratings: governance.ratings.book, slashes: governance.slashes.slashes)
+        #expect(authority.stakes[nodes[1]]?.bonded == 500)
+        #expect(authority.burned == Amount(500))
+        #expect(authority.totalMoney == supply)
+        // Slashed once: the same proof again admits nothing.
+        let again = SealReport.sign(network: fixture.network, epoch: 1, heads: [], locks: [], attested: [], evidence: [proof], with: fixture.validatorKeys[0])
+        #expect(authority.governance(reports: [again], committees: Self.committees(fixture)).slashes.slashes.isEmpty)
+        // The body round-trips.
+        #expect(try SlashesBody(decoding: governance.slashes.encoded()) == governance.slashes)
+    }
+}

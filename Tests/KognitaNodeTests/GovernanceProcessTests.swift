@@ -79,4 +79,67 @@ struct GovernanceProcessTests {
                     "a tampered vote must change the recomputation:\n\(tampered.stdout)\n\(tampered.stderr)")
         }
     }
+
+    @Test("a proof of equivocation sent to one node's API (POST /v1/evidence) is gossiped, and the next checkpoint slashes the validator on every node: half its bond burned, rated 0, off the committee; a bad proof is refused with the reason")
+    func equivocationOnRealNodes() async throws {
+        try await LocalNetwork.with(rules: EpochRules(epochMillis: 2_000)) { net in
+            let network = try NetworkID(net.network)
+            let device = SigningKey()
+            try await net.fund(device.publicKey, 1_000)
+            let offender = try net.identity(1)
+            let api = try NodeAPIClient(url: net.url(0))
+            let epoch = try await net.status(0).epochState?.lastCheckpoint.map { $0.epoch + 1 } ?? 0
+            let committee = try Committee(network: network, epoch: epoch,
+                                          validators: try (0..<net.size).map { Validator(id: try net.identity($0).publicKey, weight: 1) })
+            // The device signs two batches at seq 1; the offender votes for both (what a faulty validator would do).
+            func evidence(_ amount: UInt64, by key: SigningKey) throws -> EquivocationProof.Evidence {
+                let batch = try SignedBatch.sign(Batch(network: network, seq: 1, created: WallClockForTests.now(),
+                                                       transfers: [Transfer(to: SigningKey().publicKey, amount: Amount(amount))]), with: device)
+                let vote = try #require(Vote.signVerified(keys: [BatchKey(batch)], committee: committee, with: key))
+                return .init(epoch: epoch, envelope: batch.envelope, vote: try #require(vote.signer(for: BatchKey(batch))))
+            }
+            let bad = EquivocationProof(network: network, try evidence(1, by: offender), try evidence(2, by: try net.identity(2)))
+            let refused = try await api.submitEvidence(bad)
+            #expect(refused.httpStatus == 422 && refused.body.contains("two validators"), "\(refused)")
+            let proof = EquivocationProof(network: network, try evidence(1, by: offender), try evidence(2, by: offender))
+            let accepted = try await api.submitEvidence(proof)
+            #expect(accepted.httpStatus == 202, "\(accepted)")
+
+            // The next checkpoint slashes it, on every node.
+            try await waitUntil("the offender slashed on every node", within: 30) {
+                for index in 0..<net.size {
+                    guard let entry = try? await NodeAPIClient(url: net.url(index)).validators().validators.first(where: { $0.node == offender.publicKey.hex }),
+                          entry.slashed else { return false }
+                }
+                return true
+            }
+            let entry = try #require(try await api.validators().validators.first { $0.node == offender.publicKey.hex })
+            #expect(entry.rating == 0)
+            #expect(entry.bonded + entry.unbonding == 500_000, "half of the 1,000,000 bond burned")
+            let latest = try #require(try await api.checkpoint(nil))
+            #expect(!latest.nextCommittee.contains { $0.id == offender.publicKey.hex }, "off the committee")
+            #expect((latest.burned ?? 0) >= 500_000)
+            for index in 0..<net.size {
+                let status = try await net.status(index)
+                #expect(status.ledger.totalMoney == status.ledger.supply, "node \(index)")
+            }
+            try await net.waitForIdenticalLedgers()
+            // The independent recomputation convicts the same validator from the proof in the reports.
+            if PythonTooling.isAvailable {
+                let checked = try await PythonTooling.run("Tests/Interop/recompute_ratings.py",
+                                                          ["--db", "\(net.home(0))/data/ledger.sqlite", "--genesis", net.genesisPath])
+                #expect(checked.status == 0, "\(checked.stdout)\n\(checked.stderr)")
+            }
+        }
+    }
+
+    private func waitUntil(_ what: String, within seconds: Double, _ condition: () async -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        Issue.record("not within \(seconds) s: \(what)")
+        throw CancellationError()
+    }
 }

@@ -66,6 +66,13 @@ public func fuzzEpochMessages(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
     if let rewards = try? EpochRewards(decoding: bytes) {
         precondition(rewards.encoded() == bytes, "accepted rewards body is not canonical")
     }
+    if let proof = try? EquivocationProof(decoding: bytes) {
+        precondition(proof.encoded() == bytes, "accepted equivocation proof is not canonical")
+        _ = try? proof.verify { epoch in epoch == 0 ? committee : nil }
+    }
+    if let slashes = try? SlashesBody(decoding: bytes) {
+        precondition(slashes.encoded() == bytes, "accepted slashes body is not canonical")
+    }
     _ = try? CheckpointBodies.fees(decoding: bytes)
     _ = try? CheckpointBodies.carriedLocks(decoding: bytes)
     _ = try? CheckpointBodies.cutHeads(decoding: bytes)
@@ -110,19 +117,29 @@ enum EpochSamples {
         let transitions = EpochTransitions(epoch: 1, entries: [.init(account: account, released: 10, seated: true)])
         // A report with sampled votes: a real vote of validator 2 for two batches.
         let keysVoted = [BatchKey(account: account, id: BatchID(BLAKE2b256.hash([5]))), BatchKey(account: account, id: BatchID(BLAKE2b256.hash([6])))]
-        let vote = Vote.signVerified(keys: keysVoted, committee: committee, with: keys[1])!
+        let sampledVote = Vote.signVerified(keys: keysVoted, committee: committee, with: keys[1])!
         let sampled = SealReport.sign(network: network, epoch: 0, heads: [], locks: [], attested: [],
-                                      samples: keysVoted.map { InclusionSample(batch: $0, signers: [vote.signer(for: $0)!]) }, with: keys[0])
+                                      samples: keysVoted.map { InclusionSample(batch: $0, signers: [sampledVote.signer(for: $0)!]) }, with: keys[0])
         let book = RatingBook().advanced(committee: committee, measures: [keys[0].publicKey: 1000, keys[1].publicKey: 730], slashed: [keys[3].publicKey])
         let ratings = RatingsBody(epoch: 0, measures: [keys[0].publicKey: 1000, keys[1].publicKey: 730], book: book)
         let rewards = EpochRewards(epoch: 0, payouts: [.init(node: keys[0].publicKey, account: account, amount: 70)])
+        // An equivocation proof: validator 2 votes for two batches of one device at seq 1.
+        let device = keys[3]
+        func evidence(_ amount: UInt64) -> EquivocationProof.Evidence {
+            let batch = try! SignedBatch.sign(Batch(network: network, seq: 1, created: 1, transfers: [Transfer(to: account, amount: Amount(amount))]), with: device)
+            let vote = Vote.signVerified(keys: [BatchKey(batch)], committee: committee, with: keys[1])!
+            return .init(epoch: 0, envelope: batch.envelope, vote: vote.signer(for: BatchKey(batch))!)
+        }
+        let proof = EquivocationProof(network: network, evidence(1), evidence(2))
+        let slashes = SlashesBody(proofs: [proof], slashes: [.init(node: keys[1].publicKey, account: keys[1].publicKey, amount: 500)])
         var chain = CBORWriter(reservingCapacity: 2048)
         chain.writeArrayHeader(1)
         chain.writeBytes(checkpoint.encoded())
         return [("seal-report", report.encoded()), ("proposal", proposal.encoded()), ("precommit", vote.encoded()),
                 ("nil-prevote", nilVote.encoded()), ("header", header.encoded()), ("signed-checkpoint", checkpoint.encoded()),
                 ("transitions", transitions.encoded()), ("chain", chain.bytes), ("sampled-seal-report", sampled.encoded()),
-                ("ratings", ratings.encoded()), ("rewards", rewards.encoded())]
+                ("ratings", ratings.encoded()), ("rewards", rewards.encoded()), ("equivocation-proof", proof.encoded()),
+                ("slashes", slashes.encoded())]
     }
 
     static func write(to directory: String) {

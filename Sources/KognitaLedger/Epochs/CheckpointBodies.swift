@@ -25,6 +25,8 @@ public struct CheckpointBodies: Sendable, Hashable {
         case ratings = 7
         /// ``EpochRewards/encoded()``: the validators' payouts for the epoch.
         case rewards = 8
+        /// ``SlashesBody/encoded()``: admitted equivocation proofs and the stake each burns (only when there is one).
+        case slashes = 9
     }
 
     /// Each body's bytes, by kind.
@@ -44,7 +46,7 @@ public struct CheckpointBodies: Sendable, Hashable {
 
     /// The bodies of a checkpoint whose ledger is `authority` (at the cut, after the epoch transitions).
     public static func make(cut: EpochCut, authority: Authority, transitions: EpochTransitions,
-                            ratings: RatingsBody? = nil, rewards: EpochRewards? = nil) -> CheckpointBodies {
+                            ratings: RatingsBody? = nil, rewards: EpochRewards? = nil, slashes: SlashesBody? = nil) -> CheckpointBodies {
         var result: [Kind: [UInt8]] = [:]
 
         let heads = cut.sortedHeads
@@ -101,6 +103,7 @@ public struct CheckpointBodies: Sendable, Hashable {
         result[.transitions] = transitions.encoded()
         if let ratings { result[.ratings] = ratings.encoded() }
         if let rewards { result[.rewards] = rewards.encoded() }
+        if let slashes, !slashes.proofs.isEmpty { result[.slashes] = slashes.encoded() }
 
         return CheckpointBodies(bytes: result)
     }
@@ -111,15 +114,17 @@ public struct CheckpointBodies: Sendable, Hashable {
 public enum CheckpointBuilder {
     /// The header and bodies closing `authority.committee`'s epoch.
     /// `authority` must hold exactly the cut (``Authority/distance(to:)`` is empty).
-    public static func build(authority: Authority, cut: EpochCut, previous: Bytes32, timestamp: UInt64)
+    public static func build(authority: Authority, cut: EpochCut, previous: Bytes32, timestamp: UInt64,
+                             committees: (UInt64) -> Committee? = { _ in nil })
         -> (header: CheckpointHeader, bodies: CheckpointBodies) {
         var next = authority
-        let governance = next.governance(reports: cut.reports)
+        let governance = next.governance(reports: cut.reports, committees: committees)
         let committee = next.nextCommittee(attested: cut.attested, ratings: governance.ratings.book, seed: previous)
         let transitions = next.transitions(into: committee)
-        next.enterEpoch(committee, carried: cut.carried, transitions: transitions, rewards: governance.rewards, ratings: governance.ratings.book)
+        next.enterEpoch(committee, carried: cut.carried, transitions: transitions, rewards: governance.rewards, ratings: governance.ratings.book,
+                        slashes: governance.slashes.slashes)
         let bodies = CheckpointBodies.make(cut: cut, authority: next, transitions: transitions,
-                                           ratings: governance.ratings, rewards: governance.rewards)
+                                           ratings: governance.ratings, rewards: governance.rewards, slashes: governance.slashes)
         let header = CheckpointHeader(network: committee.network, epoch: authority.committee.epoch, previous: previous,
                                       timestamp: timestamp, stateRoot: StateRoot(next).root, bodies: bodies.roots,
                                       nextCommittee: committee.validators)

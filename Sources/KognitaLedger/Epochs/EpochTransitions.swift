@@ -106,7 +106,18 @@ extension Authority {
     /// and switches the committee. Applies the same whether or not this
     /// ledger already holds certificates from after the cut.
     public mutating func enterEpoch(_ next: Committee, carried: [AccountID: CarriedLock], transitions: EpochTransitions,
-                                    rewards: EpochRewards? = nil, ratings: RatingBook? = nil) {
+                                    rewards: EpochRewards? = nil, ratings: RatingBook? = nil, slashes: [SlashesBody.Slash] = []) {
+        for slash in slashes {
+            // From the bonded stake first, then the unbonding stake: the total is what the
+            // checkpoint decided, whatever unbond of the offender applied after the cut.
+            var stake = stakes[slash.account] ?? Stake()
+            let fromBonded = min(slash.amount, stake.bonded)
+            let fromUnbonding = min(slash.amount - fromBonded, stake.unbonding)
+            stake.bonded -= fromBonded
+            stake.unbonding -= fromUnbonding
+            burned = Amount(burned.baseUnits &+ fromBonded &+ fromUnbonding)
+            stakes[slash.account] = stake.isEmpty ? nil : stake
+        }
         if let rewards {
             // The pool only grew since the cut (later batches add to it), so it covers the payouts.
             for payout in rewards.payouts {
@@ -141,13 +152,31 @@ extension Authority {
     /// from the ledger at the cut and the seal reports the cut rests on:
     /// each member's measure, the rating book after the epoch, and the
     /// rewards for it.
-    public func governance(reports: [SealReport], slashed: Set<PublicKey> = []) -> (ratings: RatingsBody, rewards: EpochRewards) {
+    /// `committees` gives the committee of any past epoch (to check the
+    /// votes of equivocation proofs).
+    public func governance(reports: [SealReport], committees: (UInt64) -> Committee?)
+        -> (ratings: RatingsBody, rewards: EpochRewards, slashes: SlashesBody) {
         let measures = Inclusion.measures(reports: reports, committee: committee)
-        let book = ratings.advanced(committee: committee, measures: measures, slashed: slashed)
         var owners: [PublicKey: AccountID] = [:]
         for (node, accounts) in candidateAccounts where accounts.count == 1 { owners[node] = accounts.first }
-        let rewards = EpochRewards.compute(pool: feePool.baseUnits, committee: committee, measures: measures, accounts: owners)
-        return (RatingsBody(epoch: committee.epoch, measures: measures ?? [:], book: book), rewards)
+        // Equivocation: each offender the reports prove, within the evidence window, not slashed before.
+        var admitted: [PublicKey: EquivocationProof] = [:]
+        for proof in reports.flatMap(\.evidence) where admitted[proof.offender] == nil && !ratings.isSlashed(proof.offender)
+            && proof.latestEpoch + rules.evidenceEpochs >= committee.epoch && proof.network == committee.network {
+            if (try? proof.verify(committees: committees)) != nil { admitted[proof.offender] = proof }
+        }
+        var slashes: [SlashesBody.Slash] = []
+        for offender in admitted.keys.sorted() {
+            guard let account = owners[offender], let stake = stakes[account] else { continue }
+            let held = UInt128(stake.bonded) + UInt128(stake.unbonding)
+            let amount = UInt64(held * UInt128(GovernanceRules.slashPermille) / UInt128(GovernanceRules.full))
+            if amount > 0 { slashes.append(.init(node: offender, account: account, amount: amount)) }
+        }
+        let book = ratings.advanced(committee: committee, measures: measures, slashed: Set(admitted.keys))
+        let rewards = EpochRewards.compute(pool: feePool.baseUnits, committee: committee, measures: measures,
+                                           accounts: owners.filter { admitted[$0.key] == nil })
+        return (RatingsBody(epoch: committee.epoch, measures: measures ?? [:], book: book), rewards,
+                SlashesBody(proofs: Array(admitted.values), slashes: slashes))
     }
 }
 

@@ -20,6 +20,9 @@ public struct SealReport: Sendable, Hashable {
     /// secret (``InclusionSampler``): the signed evidence ratings are computed
     /// from. Sorted by batch, one each.
     public let samples: [InclusionSample]
+    /// Proofs of equivocation the reporter holds (sorted by offender, one
+    /// each): a checkpoint slashes every offender its reports prove.
+    public let evidence: [EquivocationProof]
     public let signature: Signature
 
     /// An account's final head at the reporter when it sealed.
@@ -54,9 +57,10 @@ public struct SealReport: Sendable, Hashable {
     public static let maxLocks = 8_192
     public static let maxAttested = Committee.maxValidators
     public static let maxSamples = 2 * GovernanceRules.samplesPerReport
+    public static let maxEvidence = 8
 
     public init(network: NetworkID, epoch: UInt64, validator: PublicKey, heads: [Head], locks: [LockEntry],
-                attested: [PublicKey], samples: [InclusionSample] = [], signature: Signature) {
+                attested: [PublicKey], samples: [InclusionSample] = [], evidence: [EquivocationProof] = [], signature: Signature) {
         self.network = network
         self.epoch = epoch
         self.validator = validator
@@ -64,35 +68,42 @@ public struct SealReport: Sendable, Hashable {
         self.locks = locks
         self.attested = attested
         self.samples = samples
+        self.evidence = evidence
         self.signature = signature
     }
 
     /// Signs a report; sorts and de-duplicates its lists first.
     public static func sign(network: NetworkID, epoch: UInt64, heads: [Head], locks: [LockEntry], attested: [PublicKey],
-                            samples: [InclusionSample] = [], with key: SigningKey) -> SealReport {
+                            samples: [InclusionSample] = [], evidence: [EquivocationProof] = [], with key: SigningKey) -> SealReport {
         let heads = heads.sorted { $0.account < $1.account }
         let locks = locks.sorted { $0.account < $1.account }
         let attested = Array(Set(attested)).sorted()
         let samples = Array(samples.sorted { $0.batch < $1.batch }.prefix(maxSamples))
+        var byOffender: [PublicKey: EquivocationProof] = [:]
+        for proof in evidence where byOffender[proof.offender] == nil { byOffender[proof.offender] = proof }
+        let evidence = Array(byOffender.values.sorted { $0.offender < $1.offender }.prefix(maxEvidence))
         let bytes = signingBytes(network: network, epoch: epoch, validator: key.publicKey, heads: heads, locks: locks,
-                                 attested: attested, samples: samples)
+                                 attested: attested, samples: samples, evidence: evidence)
         return SealReport(network: network, epoch: epoch, validator: key.publicKey, heads: heads, locks: locks,
-                          attested: attested, samples: samples, signature: key.signature(for: bytes))
+                          attested: attested, samples: samples, evidence: evidence, signature: key.signature(for: bytes))
     }
 
     /// CBOR `["kognita-seal-v1", network, epoch, validator, [[account,
     /// next_seq, last_final]...], [[account, seq, id]...], [node...],
-    /// [[account, id, [[validator, count, index, [path...], signature]...]]...]]`.
+    /// [[account, id, [[validator, count, index, [path...], signature]...]]...],
+    /// [equivocation proof (bstr)...]]`.
     static func signingBytes(network: NetworkID, epoch: UInt64, validator: PublicKey, heads: [Head], locks: [LockEntry],
-                             attested: [PublicKey], samples: [InclusionSample]) -> [UInt8] {
+                             attested: [PublicKey], samples: [InclusionSample], evidence: [EquivocationProof]) -> [UInt8] {
         var w = CBORWriter(reservingCapacity: 128 + heads.count * 80 + locks.count * 80 + attested.count * 34 + samples.count * 1024)
-        writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested, samples: samples)
+        writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested,
+                  samples: samples, evidence: evidence)
         return w.bytes
     }
 
     private static func writeBody(_ w: inout CBORWriter, network: NetworkID, epoch: UInt64, validator: PublicKey,
-                                  heads: [Head], locks: [LockEntry], attested: [PublicKey], samples: [InclusionSample]) {
-        w.writeArrayHeader(8)
+                                  heads: [Head], locks: [LockEntry], attested: [PublicKey], samples: [InclusionSample],
+                                  evidence: [EquivocationProof]) {
+        w.writeArrayHeader(9)
         w.writeText(context)
         w.writeText(network.rawValue)
         w.writeUnsigned(epoch)
@@ -113,19 +124,23 @@ public struct SealReport: Sendable, Hashable {
             w.writeArrayHeader(sample.signers.count)
             for signer in sample.signers { signer.write(to: &w) }
         }
+        w.writeArrayHeader(evidence.count)
+        for proof in evidence { w.writeBytes(proof.encoded()) }
     }
 
     /// Whether the signature holds.
     public var isSigned: Bool {
         validator.isValidSignature(signature, for: Self.signingBytes(network: network, epoch: epoch, validator: validator,
-                                                                     heads: heads, locks: locks, attested: attested, samples: samples))
+                                                                     heads: heads, locks: locks, attested: attested, samples: samples,
+                                                                     evidence: evidence))
     }
 
     /// CBOR `[report, signature]`, the report as in the signing bytes.
     public func encoded() -> [UInt8] {
         var w = CBORWriter(reservingCapacity: 200 + heads.count * 80 + locks.count * 80)
         w.writeArrayHeader(2)
-        Self.writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested, samples: samples)
+        Self.writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested,
+                       samples: samples, evidence: evidence)
         w.writeBytes(signature.bytes)
         return w.bytes
     }
@@ -134,7 +149,7 @@ public struct SealReport: Sendable, Hashable {
     /// after it. Proves nothing about the signature (see ``isSigned``).
     public init(decoding bytes: [UInt8]) throws(LedgerError) {
         do {
-            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 4 << 20, maxDepth: 4,
+            var r = try CBORReader(bytes, limits: CBORLimits(maxInputSize: 6 << 20, maxDepth: 4,
                                                             maxItemCount: 9 + 4 * (Self.maxHeads + Self.maxLocks) + Self.maxAttested
                                                                 + Self.maxSamples * (4 + Committee.maxValidators * 17)))
             self = try Self.read(&r)
@@ -147,7 +162,7 @@ public struct SealReport: Sendable, Hashable {
     }
 
     static func read(_ r: inout CBORReader) throws -> SealReport {
-        guard try r.readArrayHeader(maxCount: 2) == 2, try r.readArrayHeader(maxCount: 8) == 8,
+        guard try r.readArrayHeader(maxCount: 2) == 2, try r.readArrayHeader(maxCount: 9) == 9,
               try r.readText(maxBytes: 64) == context else {
             throw LedgerError("not a kognita-seal-v1 report")
         }
@@ -187,8 +202,14 @@ public struct SealReport: Sendable, Hashable {
             }
             samples.append(InclusionSample(batch: batch, signers: signers))
         }
+        var evidence: [EquivocationProof] = []
+        for _ in 0..<(try r.readArrayHeader(maxCount: maxEvidence)) {
+            let proof = try EquivocationProof(decoding: try r.readByteString())
+            guard evidence.last.map({ $0.offender < proof.offender }) ?? true else { throw LedgerError("a seal report's proofs are not sorted by offender, one each") }
+            evidence.append(proof)
+        }
         let signature = try Signature(bytes: try r.readByteString())
         return SealReport(network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested,
-                          samples: samples, signature: signature)
+                          samples: samples, evidence: evidence, signature: signature)
     }
 }

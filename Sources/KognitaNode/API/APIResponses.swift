@@ -467,3 +467,87 @@ public struct FaucetRequest: Codable, Sendable, Hashable {
         self.amount = amount
     }
 }
+
+
+/// `GET /v1/validators`: every candidate (a registered node with a bond),
+/// its bond, rating and record, its seats and its rewards per epoch.
+public struct ValidatorsResponse: Codable, Sendable, Hashable {
+    /// The epoch the node is in.
+    public var epoch: UInt64
+    public var validators: [Entry]
+
+    public struct Entry: Codable, Sendable, Hashable {
+        public var node: String
+        /// The account that registered the node (bonds and is paid).
+        public var account: String
+        public var bonded: UInt64
+        public var unbonding: UInt64
+        /// Permille; below 700 the node cannot be elected; 750 with no record.
+        public var rating: UInt64
+        public var slashed: Bool
+        /// Its weight in the current committee, when it sits.
+        public var weight: UInt64?
+        public var addresses: [String]
+        /// Its measures in the epochs its record still holds.
+        public var ratingHistory: [Measure]
+        /// The epochs (of those the node keeps) whose committee seated it.
+        public var committeeEpochs: [UInt64]
+        /// What checkpoints paid it, by epoch (of those the node keeps).
+        public var rewards: [Reward]
+
+        public init(node: String, account: String, bonded: UInt64, unbonding: UInt64, rating: UInt64, slashed: Bool, weight: UInt64?,
+                    addresses: [String], ratingHistory: [Measure], committeeEpochs: [UInt64], rewards: [Reward]) {
+            self.node = node
+            self.account = account
+            self.bonded = bonded
+            self.unbonding = unbonding
+            self.rating = rating
+            self.slashed = slashed
+            self.weight = weight
+            self.addresses = addresses
+            self.ratingHistory = ratingHistory
+            self.committeeEpochs = committeeEpochs
+            self.rewards = rewards
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case node, account, bonded, unbonding, rating, slashed, weight, addresses, rewards
+            case ratingHistory = "rating_history"
+            case committeeEpochs = "committee_epochs"
+        }
+    }
+
+    public struct Measure: Codable, Sendable, Hashable {
+        public var epoch: UInt64
+        public var measure: UInt64
+        public init(epoch: UInt64, measure: UInt64) {
+            self.epoch = epoch
+            self.measure = measure
+        }
+    }
+
+    public struct Reward: Codable, Sendable, Hashable {
+        public var epoch: UInt64
+        public var amount: UInt64
+        public init(epoch: UInt64, amount: UInt64) {
+            self.epoch = epoch
+            self.amount = amount
+        }
+    }
+
+    public init(epoch: UInt64, validators: [Entry]) {
+        self.epoch = epoch
+        self.validators = validators
+    }
+}
+
+/// `POST /v1/evidence`: what became of a proof of equivocation.
+public struct EvidenceResponse: Codable, Sendable, Hashable {
+    /// "accepted": kept and gossiped; the next checkpoint slashes the offender.
+    public var status: String
+    public var offender: String
+    public init(status: String, offender: String) {
+        self.status = status
+        self.offender = offender
+    }
+}

@@ -47,6 +47,8 @@ public struct HTTPAPI: Sendable {
                      body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }
         router.post("/v1/faucet") { request, _ in try await pay(request) }
+        router.get("/v1/validators") { _, _ in try await validators() }
+        router.post("/v1/evidence") { request, _ in try await evidence(request) }
         return Application(router: router, configuration: .init(address: .hostname(address.host, port: address.port), serverName: "kognita-node"),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? address.port) },
                            logger: logger)
@@ -144,6 +146,59 @@ public struct HTTPAPI: Sendable {
         }
         return Self.json(.ok, CheckpointResponse(stored.signed, adoptedAtMillis: stored.adoptedAtMillis == 0 ? nil : stored.adoptedAtMillis,
                                                  bodies: stored.bodies))
+    }
+
+    /// `GET /v1/validators`: candidates with bonds, ratings, seats and rewards
+    /// (seats and rewards from the last ``validatorHistoryEpochs`` checkpoints this node keeps).
+    func validators() async throws -> Response {
+        let (epoch, stakes, ratings, committee) = await engine.governance()
+        let store = self.store
+        let first = epoch > Self.validatorHistoryEpochs ? epoch - Self.validatorHistoryEpochs : 0
+        let history: [(epoch: UInt64, committee: [PublicKey], rewards: [PublicKey: UInt64])] = try await withTaskExecutorPreference(NodeIO.readers) {
+            var result: [(UInt64, [PublicKey], [PublicKey: UInt64])] = []
+            for number in first..<epoch {
+                guard let stored = try store.checkpoint(epoch: number) else { continue }
+                let paid = stored.bodies[.rewards].flatMap { try? EpochRewards(decoding: $0) }?.payouts ?? []
+                // Checkpoint `number` names the committee of epoch number + 1.
+                result.append((number + 1, stored.signed.header.nextCommittee.map(\.id),
+                               Dictionary(paid.map { ($0.node, $0.amount) }, uniquingKeysWith: +)))
+            }
+            return result
+        }
+        var entries: [ValidatorsResponse.Entry] = []
+        for (account, stake) in stakes.sorted(by: { $0.key < $1.key }) {
+            guard let registration = stake.candidate else { continue }
+            let node = registration.node
+            let record = ratings.records[node]
+            var seats = history.filter { $0.committee.contains(node) }.map(\.epoch)
+            if epoch == 0 && committee.contains(node) { seats.append(0) }
+            entries.append(.init(node: node.hex, account: account.hex, bonded: stake.bonded, unbonding: stake.unbonding,
+                                 rating: ratings.rating(of: node), slashed: ratings.isSlashed(node), weight: committee.weight(of: node),
+                                 addresses: registration.addresses,
+                                 ratingHistory: (record?.window ?? []).map { .init(epoch: $0.epoch, measure: $0.measure) },
+                                 committeeEpochs: seats,
+                                 rewards: history.compactMap { entry in entry.rewards[node].map { .init(epoch: entry.epoch - 1, amount: $0) } }))
+        }
+        return Self.json(.ok, ValidatorsResponse(epoch: epoch, validators: entries))
+    }
+
+    /// How many past checkpoints `/v1/validators` reads for seats and rewards.
+    static let validatorHistoryEpochs: UInt64 = 100
+
+    /// `POST /v1/evidence`: a proof of equivocation (CBOR, ``EquivocationProof``).
+    func evidence(_ request: Request) async throws -> Response {
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: EquivocationProof.maxEncodedBytes) } catch {
+            return Self.error(.contentTooLarge, "too-large", "an equivocation proof is at most \(EquivocationProof.maxEncodedBytes) bytes")
+        }
+        let proof: EquivocationProof
+        do throws(LedgerError) { proof = try EquivocationProof(decoding: Array(buffer: body)) } catch {
+            return Self.error(.badRequest, "malformed", "\(error.message); send the CBOR proof (docs/ECONOMICS.md, \"Equivocation\")")
+        }
+        if let refused = await engine.received(evidence: proof) {
+            return Self.error(.unprocessableContent, "refused", refused)
+        }
+        return Self.json(.accepted, EvidenceResponse(status: "accepted", offender: proof.offender.hex))
     }
 
     func pay(_ request: Request) async throws -> Response {

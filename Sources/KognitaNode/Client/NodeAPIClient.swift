@@ -53,6 +53,17 @@ public struct NodeAPIClient: Sendable {
         return try decode(AckResponse.self, response, "/v1/faucet")
     }
 
+    /// `GET /v1/validators`.
+    public func validators(timeout: Duration = .seconds(10)) async throws -> ValidatorsResponse {
+        try decode(ValidatorsResponse.self, try await http.request(.GET, "/v1/validators", timeout: timeout), "/v1/validators")
+    }
+
+    /// `POST /v1/evidence`: the HTTP status and the node's answer (a refusal is an answer, with its reason).
+    public func submitEvidence(_ proof: EquivocationProof, timeout: Duration = .seconds(10)) async throws -> (httpStatus: Int, body: String) {
+        let response = try await http.request(.POST, "/v1/evidence", body: proof.encoded(), contentType: "application/cbor", timeout: timeout)
+        return (response.status, String(decoding: response.body, as: UTF8.self))
+    }
+
     /// `GET /v1/checkpoints/{epoch}` (the latest with nil), as JSON; nil when there is none yet.
     public func checkpoint(_ epoch: UInt64?, timeout: Duration = .seconds(10)) async throws -> CheckpointResponse? {
         let path = "/v1/checkpoints/\(epoch.map(String.init) ?? "latest")"

@@ -74,7 +74,8 @@ extension NodeCore {
         // chain (they adopted the checkpoint that began this epoch).
         let attested = peers.filter { authority.candidateAccounts[$0] != nil && peerEpochs[$0] == committee.epoch }
         let report = SealReport.sign(network: committee.network, epoch: committee.epoch, heads: heads, locks: locks,
-                                     attested: Array(attested), samples: sampler.samples(), with: identity)
+                                     attested: Array(attested), samples: sampler.samples(),
+                                     evidence: Array(pendingEvidence.values), with: identity)
         out.append(.log(.info, "sealed epoch \(committee.epoch) (\(heads.count) heads, \(locks.count) locks)"))
         perform(session.handle(.sealed(report)))
     }
@@ -154,12 +155,14 @@ extension NodeCore {
                 out.append(.log(.warning, "could not reach the cut of epoch \(epoch) to propose in round \(round)"))
                 return perform(session.handle(.built(nil, round: round)))
             }
-            let built = CheckpointBuilder.build(authority: authority, cut: cut, previous: session.previous, timestamp: timestamp)
+            let built = CheckpointBuilder.build(authority: authority, cut: cut, previous: session.previous, timestamp: timestamp,
+                                                committees: { self.committee(of: $0) })
             builtBodies[built.header.digest] = built.bodies
             perform(session.handle(.built(built.header, round: round)))
         case .check(let header):
             guard atCut else { return perform(session.handle(.checked(header.digest, valid: false))) }
-            let built = CheckpointBuilder.build(authority: authority, cut: cut, previous: session.previous, timestamp: header.timestamp)
+            let built = CheckpointBuilder.build(authority: authority, cut: cut, previous: session.previous, timestamp: header.timestamp,
+                                                committees: { self.committee(of: $0) })
             let valid = built.header == header
             if valid { builtBodies[header.digest] = built.bodies } else {
                 out.append(.log(.warning, "the proposed checkpoint of epoch \(epoch) (\(header.digest.hex.prefix(16))) is not the one this node builds from its cut (\(built.header.digest.hex.prefix(16)))"))
@@ -209,7 +212,7 @@ extension NodeCore {
         let header = checkpoint.signed.header
         guard header.epoch == committee.epoch else { return }
         let next: Committee, carried: [AccountID: CarriedLock], transitions: EpochTransitions, heads: [AccountID: UInt64]
-        var rewards: EpochRewards?, ratings: RatingsBody?
+        var rewards: EpochRewards?, ratings: RatingsBody?, slashes: SlashesBody?
         do throws(LedgerError) {
             next = try header.committee()
             guard let cutBody = checkpoint.bodies[.cut] else { throw LedgerError("the checkpoint came without its cut") }
@@ -223,6 +226,7 @@ extension NodeCore {
             // Checkpoints from before self-governance have neither.
             if let body = checkpoint.bodies[.rewards] { rewards = try EpochRewards(decoding: body) }
             if let body = checkpoint.bodies[.ratings] { ratings = try RatingsBody(decoding: body) }
+            if let body = checkpoint.bodies[.slashes] { slashes = try SlashesBody(decoding: body) }
             guard rewards.map({ $0.epoch == header.epoch }) ?? true, ratings.map({ $0.epoch == header.epoch }) ?? true else {
                 throw LedgerError("its rewards or ratings are for another epoch")
             }
@@ -231,13 +235,20 @@ extension NodeCore {
             return
         }
         let wasValidator = isValidator
-        authority.enterEpoch(next, carried: carried, transitions: transitions, rewards: rewards, ratings: ratings?.book)
+        authority.enterEpoch(next, carried: carried, transitions: transitions, rewards: rewards, ratings: ratings?.book,
+                             slashes: slashes?.slashes ?? [])
         var changes = LedgerChanges()
         for entry in transitions.entries {
             changes.accounts[entry.account] = authority.state(of: entry.account)
             changes.stakes[entry.account] = .some(authority.stakes[entry.account])
         }
         for payout in rewards?.payouts ?? [] { changes.accounts[payout.account] = authority.state(of: payout.account) }
+        for slash in slashes?.slashes ?? [] {
+            changes.stakes[slash.account] = .some(authority.stakes[slash.account])
+            out.append(.log(.warning, "validator \(slash.node) slashed for equivocation: \(slash.amount) of its stake burned"))
+        }
+        // Proofs acted on (or out of their window) are dropped.
+        pendingEvidence = pendingEvidence.filter { !authority.ratings.isSlashed($0.key) && $0.value.latestEpoch + authority.rules.evidenceEpochs >= next.epoch }
         changes.feePool = authority.feePool
         changes.burned = authority.burned
         changes.carriedLocks = authority.carriedLocks
@@ -316,5 +327,37 @@ extension NodeCore {
         }
         guard futureVotes.count < Self.maxFutureVotes else { return }
         futureVotes.append(vote)
+    }
+}
+
+extension NodeCore {
+    // MARK: Equivocation
+
+    /// The committee of `epoch`, for any epoch up to the current one.
+    func committee(of epoch: UInt64) -> Committee? {
+        if epoch == committee.epoch { return committee }
+        if epoch == 0 { return genesisCommittee }
+        guard epoch <= UInt64(checkpoints.count) else { return nil }
+        return try? checkpoints[Int(epoch - 1)].header.committee()
+    }
+
+    /// Checks a proof of equivocation against the header chain: it must
+    /// verify, be within the evidence window, and accuse a validator not
+    /// slashed already. Throws with the reason otherwise.
+    public func check(_ proof: EquivocationProof) throws(LedgerError) {
+        guard proof.network == committee.network else { throw LedgerError("equivocation proof for network \(proof.network), not \(committee.network)") }
+        guard proof.latestEpoch + authority.rules.evidenceEpochs >= committee.epoch else {
+            throw LedgerError("equivocation proof: its latest vote is of epoch \(proof.latestEpoch); evidence is accepted for \(authority.rules.evidenceEpochs) epochs and this is epoch \(committee.epoch)")
+        }
+        guard !authority.ratings.isSlashed(proof.offender) else { throw LedgerError("equivocation proof: \(proof.offender) is slashed already") }
+        try proof.verify { self.committee(of: $0) }
+    }
+
+    /// A checked proof: kept for the next seal report, and passed on once.
+    mutating func received(evidence proof: EquivocationProof) {
+        guard pendingEvidence[proof.offender] == nil, (try? check(proof)) != nil else { return }
+        pendingEvidence[proof.offender] = proof
+        out.append(.log(.warning, "proof of equivocation by validator \(proof.offender) (epochs \(proof.votes[0].epoch) and \(proof.votes[1].epoch)); the next checkpoint slashes it"))
+        out.append(.broadcast(.evidence(proof)))
     }
 }

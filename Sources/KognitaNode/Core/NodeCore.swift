@@ -89,6 +89,9 @@ public struct NodeCore: Sendable {
     /// A test fault (devnet `--faulty NODE:drop-votes=F`): the share of its
     /// votes, in permille, that this validator never casts. Zero in production.
     public var dropVotesPermille: UInt64 = 0
+    /// Proofs of equivocation not yet acted on, by offender: each seal report carries them.
+    var pendingEvidence: [PublicKey: EquivocationProof] = [:]
+    let genesisCommittee: Committee
 
     /// What a node counts (``NodeEngine`` mirrors them into its Prometheus metrics).
     public struct Counters: Sendable, Hashable {
@@ -189,6 +192,8 @@ public struct NodeCore: Sendable {
         case cutFetched(EpochCut, epoch: UInt64)
         /// A decided checkpoint with its bodies (decoded and matched), from a peer or a chain fetch.
         case checkpoint(LedgerStore.StoredCheckpoint, from: PublicKey?)
+        /// A proof of equivocation (``check(_:)`` passed).
+        case evidence(EquivocationProof)
     }
 
     public enum Action: Sendable {
@@ -248,6 +253,7 @@ public struct NodeCore: Sendable {
         var current = genesisCommittee
         for checkpoint in checkpoints { current = try checkpoint.header.committee() }
         committee = current
+        self.genesisCommittee = genesisCommittee
         self.identity = identity
         isValidator = current.contains(identity.publicKey)
         var authority = authority
@@ -297,6 +303,7 @@ public struct NodeCore: Sendable {
         case .cutFetched(let cut, let epoch):
             if let still = approach, still.cut == cut, epoch == committee.epoch { completeApproach() }
         case .checkpoint(let checkpoint, let peer): received(checkpoint: checkpoint, from: peer)
+        case .evidence(let proof): received(evidence: proof)
         }
         defer { out = [] }
         return out

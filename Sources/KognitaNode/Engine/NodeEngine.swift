@@ -116,6 +116,11 @@ public actor NodeEngine {
                  addresses: core.committeeAddresses(), epoch: epochStatus())
     }
 
+    /// The candidates, their stakes and records, and the committee, all from one moment (`/v1/validators`).
+    public func governance() -> (epoch: UInt64, stakes: [AccountID: Stake], ratings: RatingBook, committee: Committee) {
+        (core.committee.epoch, core.authority.stakes.filter { $0.value.candidate != nil }, core.authority.ratings, core.committee)
+    }
+
     /// The first registered address of each committee member.
     func committeeAddresses() -> [PublicKey: String] { core.committeeAddresses() }
 
@@ -176,6 +181,17 @@ public actor NodeEngine {
     func expireWaiters() { handle(.expireWaiters) }
     /// A node peer announced it is caught up to `epoch`.
     func progress(of peer: PublicKey, epoch: UInt64) { handle(.progress(peer, epoch: epoch)) }
+    /// A proof of equivocation (from a peer or the API): checked, kept for
+    /// this validator's next seal report and gossiped when new. Nil when it
+    /// is taken (or already known), else why it was refused.
+    public func received(evidence proof: EquivocationProof) -> String? {
+        do throws(LedgerError) { try core.check(proof) } catch {
+            core.counters.epochMessagesRefused += 1
+            return error.message
+        }
+        handle(.evidence(proof))
+        return nil
+    }
 
     /// Hands one event to the core and carries out what it decides.
     func handle(_ event: NodeCore.Event) {

@@ -135,6 +135,9 @@ struct NodePeerHandler: PeerLinkHandler {
         case let .progress(epoch):
             guard link.role != .client else { return violation(link, "a client may not announce progress") }
             await engine.progress(of: link.identity, epoch: epoch)
+        case let .evidence(proof):
+            // Anyone may report equivocation; a proof that does not verify is refused and counted, the link stays.
+            _ = await engine.received(evidence: proof)
 
         case .reply, .heads, .batches, .checkpoints:
             break // replies nobody waits for any more

@@ -56,6 +56,10 @@ public enum PeerMessage: Sendable, Hashable {
     /// after each adoption; validators attest only candidates that are caught
     /// up (docs/EPOCHS.md, section 6).
     case progress(epoch: UInt64)
+    /// A proof that a validator voted for two batches at one (account, seq)
+    /// (``EquivocationProof``): gossiped to every node, so that every
+    /// validator's next seal report carries it.
+    case evidence(EquivocationProof)
 
     /// One account's next seq, as a heads page lists it.
     public struct AccountSeq: Sendable, Hashable {
@@ -92,7 +96,7 @@ public enum PeerMessage: Sendable, Hashable {
 
     private enum Kind: UInt64 {
         case submit = 1, headQuery, reply, forward, vote, refusal, headsRequest, heads, batchesRequest, batches
-        case sealReport, checkpointProposal, checkpointVote, checkpoint, checkpointsRequest, checkpoints, progress
+        case sealReport, checkpointProposal, checkpointVote, checkpoint, checkpointsRequest, checkpoints, progress, evidence
     }
 }
 
@@ -167,6 +171,8 @@ extension PeerMessage {
             for entry in entries { w.writeArrayHeader(2); Self.writeCheckpoint(&w, entry) }
         case let .progress(epoch):
             w.writeArrayHeader(2); w.writeUnsigned(Kind.progress.rawValue); w.writeUnsigned(epoch)
+        case let .evidence(proof):
+            w.writeArrayHeader(2); w.writeUnsigned(Kind.evidence.rawValue); w.writeBytes(proof.encoded())
         }
         return w.bytes
     }
@@ -308,6 +314,12 @@ extension PeerMessage {
             return .checkpoints(request: request, entries: entries)
         case .progress:
             try expect(2); return .progress(epoch: try r.readUnsigned())
+        case .evidence:
+            try expect(2)
+            let bytes = try r.readByteString()
+            do throws(LedgerError) { return .evidence(try EquivocationProof(decoding: bytes)) } catch {
+                throw PeerProtocolError("an equivocation proof that does not decode: \(error)")
+            }
         }
     }
 }

@@ -167,6 +167,7 @@ public final class DevnetRun: Sendable {
                     restartTask = crashDrill(network: network, printer: &printer)
                 }
                 for line in chaos?.takeNotes() ?? [] { printer.note(line) }
+                if let line = await monitor.checkpointNote() { printer.note(line) }
                 let frame = await monitor.frame(phase: "load", elapsed: Double(second))
                 report.finalPerSecondSeries.append(frame.finalPerSecond)
                 report.producedPerSecondSeries.append(Int(frame.frame.producedPerSecond.rounded()))
@@ -546,6 +547,33 @@ struct Monitor {
         self.scoreboard = scoreboard
         self.realAgents = realAgents
         self.settings = settings
+    }
+
+    /// The last checkpoint that had a note.
+    private var notedCheckpoint: UInt64?
+    /// Readable names of node ids (hex).
+    private lazy var names: [String: String] = {
+        var names: [String: String] = [:]
+        for (index, validator) in network.genesis.validators.enumerated() { names[validator.id.hex] = "validator-\(index + 1)" }
+        for index in network.candidates.indices {
+            if let key = try? KeyFile.load("\(network.candidateHome(index))/identity.key") { names[key.publicKey.hex] = "candidate-\(index + 1)" }
+        }
+        return names
+    }()
+
+    /// One line for each new checkpoint: the ratings it gives, what it paid,
+    /// who sits next (the live view of self-governance).
+    mutating func checkpointNote() async -> String? {
+        guard let api = try? NodeAPIClient(url: network.nodeURL(0)),
+              let checkpoint = try? await api.checkpoint(nil, timeout: .milliseconds(700)), checkpoint.epoch != notedCheckpoint else { return nil }
+        notedCheckpoint = checkpoint.epoch
+        let names = self.names
+        func name(_ id: String) -> String { names[id] ?? String(id.prefix(8)) }
+        let ratings = (checkpoint.ratings ?? []).sorted { name($0.node) < name($1.node) }
+            .map { "\(name($0.node)) \($0.rating)\($0.slashed ? " SLASHED" : "")" }.joined(separator: ", ")
+        let paid = (checkpoint.rewards ?? []).reduce(UInt64(0)) { $0 + $1.amount }
+        let next = checkpoint.nextCommittee.map { name($0.id) }.sorted().joined(separator: " ")
+        return "devnet: checkpoint \(checkpoint.epoch): ratings \(ratings.isEmpty ? "-" : ratings); paid validators \(paid), burned so far \(checkpoint.burned ?? 0); next committee \(next)"
     }
 
     mutating func frameIfDue(phase: String, elapsed: Double, force: Bool = false) async -> (frame: DevnetFrame, finalPerSecond: Int)? {

@@ -94,7 +94,8 @@ extension Authority {
         let share = GovernanceRules.split(fee: batch.batch.fee.baseUnits, hasBridge: batch.batch.via != nil)
         do throws(AmountError) {
             debit = try batch.batch.totalDebit()
-            pool = try feePool.adding(Amount(share.pool))
+            let repaid = min(feePoolDebt, share.pool)
+            pool = try feePool.adding(Amount(share.pool - repaid))
             burnt = try burned.adding(Amount(share.burned))
         } catch {
             throw LedgerError("certified batch \(batch.id) overflows: \(error)")
@@ -107,6 +108,7 @@ extension Authority {
             accounts[transfer.to, default: AccountState()].balance += Int128(transfer.amount.baseUnits)
             applied.changedAccounts.insert(transfer.to)
         }
+        feePoolDebt -= min(feePoolDebt, share.pool)
         feePool = pool
         burned = burnt
         if let bridge = batch.batch.via, share.bridge > 0 {
@@ -133,16 +135,17 @@ extension Authority {
     /// Balances, stakes and the fee pool: the genesis supply minus ``burned``.
     public var circulating: Int128 {
         let staked = stakes.values.reduce(Int128(0)) { $0 + Int128($1.bonded) + Int128($1.unbonding) }
-        return accounts.values.reduce(Int128(feePool.baseUnits) + staked) { $0 + $1.balance }
+        return accounts.values.reduce(Int128(feePool.baseUnits) - Int128(feePoolDebt) + staked) { $0 + $1.balance }
     }
 
     /// A digest of the whole ledger: the state root (see ``StateRoot``) and
     /// the fee pool. Two nodes with the same certificates applied have the same digest.
     public var stateDigest: Bytes32 {
         var writer = CBORWriter(reservingCapacity: 48)
-        writer.writeArrayHeader(3)
+        writer.writeArrayHeader(4)
         writer.writeBytes(StateRoot(self).root)
         writer.writeUnsigned(feePool.baseUnits)
+        writer.writeUnsigned(feePoolDebt)
         writer.writeUnsigned(burned.baseUnits)
         return BLAKE2b256.hash(writer.bytes)
     }

@@ -32,6 +32,12 @@ public struct Authority: Sendable {
     /// The validators' share of the fees not paid out yet: each checkpoint
     /// pays it to the committee that earned it (``EpochRewards``).
     public internal(set) var feePool: Amount
+    /// What a checkpoint paid out beyond the pool this node held when it
+    /// adopted it: a node behind the checkpoint's cut (catching up) holds
+    /// less than the pool at the cut until the missing batches apply, and
+    /// their fees repay this first. Zero on a node at or past the cut, so
+    /// every node ends with the same pool whatever order it applied things in.
+    public internal(set) var feePoolDebt: UInt64
     /// Everything burned since genesis: the burn and relay shares of every
     /// fee, and slashed stake. Money is conserved as balances + stakes +
     /// pool + burned = the genesis supply.
@@ -55,7 +61,7 @@ public struct Authority: Sendable {
     public init(committee: Committee, minimumFee: Amount = .zero, rules: EpochRules = EpochRules(),
                 accounts: [AccountID: AccountState], stakes: [AccountID: Stake] = [:],
                 locks: [AccountID: Lock] = [:], carriedLocks: [AccountID: CarriedLock] = [:],
-                feePool: Amount = .zero, burned: Amount = .zero, ratings: RatingBook = RatingBook(), maxWaiting: Int = 100_000) {
+                feePool: Amount = .zero, feePoolDebt: UInt64 = 0, burned: Amount = .zero, ratings: RatingBook = RatingBook(), maxWaiting: Int = 100_000) {
         self.committee = committee
         self.minimumFee = minimumFee
         self.rules = rules
@@ -67,6 +73,7 @@ public struct Authority: Sendable {
         self.locks = locks
         self.carriedLocks = carriedLocks
         self.feePool = feePool
+        self.feePoolDebt = feePoolDebt
         self.burned = burned
         self.ratings = ratings
         self.maxWaiting = maxWaiting

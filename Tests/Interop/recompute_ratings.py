@@ -22,7 +22,8 @@ for the checkpoints it built or checked):
    registered the node (body 3), rounded down.
 
 Written from the documents, not from the Swift code. Exit 0 when every
-checkpoint matches, 1 on the first difference. --tamper invalidates the
+checkpoint matches, 1 on the first difference, 2 when the database holds no
+checkpoint it can recompute. --tamper invalidates the
 first member's vote signatures before recomputing, which must make a
 difference (the check would otherwise prove nothing).
 
@@ -53,6 +54,10 @@ EQUIVOCATION_TAG = "kognita-equivocation-v1"
 
 
 class Mismatch(Exception):
+    pass
+
+
+class NothingToCheck(Exception):
     pass
 
 
@@ -279,7 +284,7 @@ def check(db_path, genesis_path, tamper):
         checked += 1
         committee = next_committee
     if checked == 0:
-        raise Mismatch("no checkpoint with seal reports and ratings in this database: nothing to recompute")
+        raise NothingToCheck("no checkpoint with seal reports and ratings in this database (a node keeps the reports of the checkpoints it built or checked)")
     print(f"ratings ok: {checked} checkpoints recomputed independently")
 
 
@@ -302,6 +307,9 @@ def main():
     except Mismatch as error:
         print(f"MISMATCH: {error}")
         return 1
+    except NothingToCheck as error:
+        print(f"NOTHING TO RECOMPUTE: {error}")
+        return 2
     return 0
 
 

@@ -233,6 +233,31 @@ struct FeeLedgerTests {
         #expect(authority.totalMoney == supply)
         #expect(authority.circulating == supply - 300)
     }
+
+    @Test("a node behind a checkpoint's cut pays its rewards out of a pool it does not hold yet, and ends with the same ledger once it catches up")
+    func payoutsBehindTheCut() throws {
+        let fixture = LedgerFixture()
+        var atCut = fixture.authority()
+        var behind = fixture.authority()
+        let first = fixture.batch(seq: 1, fee: 1000)
+        let second = fixture.batch(seq: 2, prev: first.id, fee: 1000)
+        for batch in [first, second] { _ = try atCut.apply(batch, try fixture.verified(batch)) }
+        _ = try behind.apply(first, try fixture.verified(first))
+        // The checkpoint (built at the cut: both batches) pays the whole pool.
+        let owner = SigningKey().publicKey
+        let rewards = EpochRewards(epoch: 0, payouts: [.init(node: fixture.validatorKeys[0].publicKey, account: owner, amount: atCut.feePool.baseUnits)])
+        let next = try Committee(network: fixture.network, epoch: 1, validators: fixture.committee.validators)
+        atCut.enterEpoch(next, carried: [:], transitions: EpochTransitions(epoch: 1, entries: []), rewards: rewards)
+        behind.enterEpoch(next, carried: [:], transitions: EpochTransitions(epoch: 1, entries: []), rewards: rewards)
+        #expect(behind.feePoolDebt > 0)
+        #expect(behind.feePool == .zero)
+        // The missing batch arrives: the debt is repaid from its fee, and the ledgers agree.
+        _ = try behind.apply(second, try fixture.verified(second))
+        #expect(behind.feePoolDebt == 0)
+        #expect(behind.feePool == atCut.feePool)
+        #expect(behind.stateDigest == atCut.stateDigest)
+        #expect(behind.totalMoney == atCut.totalMoney)
+    }
 }
 
 @Suite("Equivocation proofs")

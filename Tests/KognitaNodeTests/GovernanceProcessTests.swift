@@ -47,14 +47,16 @@ struct GovernanceProcessTests {
                 }
             }
             try #require(rated.count >= 4, "four rated checkpoints within a minute")
-            // The faulty validator's measure is well below the others' in every rated epoch.
+            // The faulty validator's measure is well below the others' (on average: an epoch of few
+            // batches gives a reporter few samples, and 30% drops can miss all of them).
+            var faultyMeasures: [UInt64] = []
             for checkpoint in rated {
                 let ratings = try #require(checkpoint.ratings)
-                let faultyMeasure = try #require(ratings.first { $0.node == faulty.hex }?.measure)
+                faultyMeasures.append(try #require(ratings.first { $0.node == faulty.hex }?.measure))
                 let honest = ratings.filter { $0.node != faulty.hex }.compactMap(\.measure)
-                #expect(faultyMeasure < 900, "epoch \(checkpoint.epoch): the faulty validator measured \(faultyMeasure)")
                 #expect(honest.allSatisfy { $0 >= 900 }, "epoch \(checkpoint.epoch): honest measures \(honest)")
             }
+            #expect(faultyMeasures.reduce(0, +) / UInt64(faultyMeasures.count) < 900, "the faulty validator measured \(faultyMeasures)")
             // The faulty validator's rating falls below electable; four validators and no candidate: it keeps its seat (the floor).
             let last = try #require(rated.last?.ratings?.first { $0.node == faulty.hex })
             #expect(last.rating < GovernanceRules.electable)
@@ -125,10 +127,16 @@ struct GovernanceProcessTests {
             }
             try await net.waitForIdenticalLedgers()
             // The independent recomputation convicts the same validator from the proof in the reports.
+            // (On every node's database: one that adopted the slashing checkpoint from a peer has no reports to recompute it from.)
             if PythonTooling.isAvailable {
-                let checked = try await PythonTooling.run("Tests/Interop/recompute_ratings.py",
-                                                          ["--db", "\(net.home(0))/data/ledger.sqlite", "--genesis", net.genesisPath])
-                #expect(checked.status == 0, "\(checked.stdout)\n\(checked.stderr)")
+                var recomputed = 0
+                for index in 0..<net.size {
+                    let checked = try await PythonTooling.run("Tests/Interop/recompute_ratings.py",
+                                                              ["--db", "\(net.home(index))/data/ledger.sqlite", "--genesis", net.genesisPath])
+                    #expect(checked.status == 0 || checked.status == 2, "node \(index): \(checked.stdout)\n\(checked.stderr)")
+                    if checked.status == 0 { recomputed += 1 }
+                }
+                #expect(recomputed >= 1, "no validator's database could be recomputed")
             }
         }
     }

@@ -119,11 +119,13 @@ extension Authority {
             stakes[slash.account] = stake.isEmpty ? nil : stake
         }
         if let rewards {
-            // The pool only grew since the cut (later batches add to it), so it covers the payouts.
+            // A node at or past the cut holds at least the pool the checkpoint paid out; one behind
+            // it owes the rest until the fees of the batches it is missing come in (feePoolDebt).
             for payout in rewards.payouts {
-                let amount = min(payout.amount, feePool.baseUnits)
-                feePool = Amount(feePool.baseUnits - amount)
-                accounts[payout.account, default: AccountState()].balance += Int128(amount)
+                let fromPool = min(payout.amount, feePool.baseUnits)
+                feePool = Amount(feePool.baseUnits - fromPool)
+                feePoolDebt += payout.amount - fromPool
+                accounts[payout.account, default: AccountState()].balance += Int128(payout.amount)
             }
         }
         if let ratings { self.ratings = ratings }

@@ -250,6 +250,7 @@ extension NodeCore {
         // Proofs acted on (or out of their window) are dropped.
         pendingEvidence = pendingEvidence.filter { !authority.ratings.isSlashed($0.key) && $0.value.latestEpoch + authority.rules.evidenceEpochs >= next.epoch }
         changes.feePool = authority.feePool
+        changes.feePoolDebt = authority.feePoolDebt
         changes.burned = authority.burned
         changes.carriedLocks = authority.carriedLocks
         var stored = checkpoint

@@ -585,6 +585,7 @@ public struct NodeCore: Sendable {
             }
             changes.releasedLocks = applied.releasedLocks
             changes.feePool = authority.feePool
+            changes.feePoolDebt = authority.feePoolDebt
             changes.burned = authority.burned
             if isValidator && !session.sealed { for final in applied.batches { sampler.markFinal(BatchKey(final)) } }
             for final in applied.batches where final.batch.seq >= checkpointedHeads[final.signer] ?? 0 && touched.insert(final.signer).inserted {

@@ -104,6 +104,7 @@ public final class LedgerStore: Sendable {
         public var stakes: [AccountID: Stake] = [:]
         public var carriedLocks: [AccountID: CarriedLock] = [:]
         public var feePool: Amount = .zero
+        public var feePoolDebt: UInt64 = 0
         public var burned: Amount = .zero
         /// The rating book the last checkpoint left (its body 7; empty before any).
         public var ratings = RatingBook()
@@ -150,6 +151,9 @@ public final class LedgerStore: Sendable {
             }
             if let pool = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fee_pool'") {
                 snapshot.feePool = Amount(UInt64(bitPattern: pool))
+            }
+            if let debt = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fee_pool_debt'") {
+                snapshot.feePoolDebt = UInt64(bitPattern: debt)
             }
             if let burned = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'burned'") {
                 snapshot.burned = Amount(UInt64(bitPattern: burned))
@@ -221,6 +225,9 @@ public final class LedgerStore: Sendable {
             if let feePool = changes.feePool {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('fee_pool', ?)",
                                arguments: [Int64(bitPattern: feePool.baseUnits)])
+            }
+            if let debt = changes.feePoolDebt {
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('fee_pool_debt', ?)", arguments: [Int64(bitPattern: debt)])
             }
             if let burned = changes.burned {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('burned', ?)",
@@ -415,7 +422,7 @@ public final class LedgerStore: Sendable {
 
     /// Sets (or, with nil, removes) a named value, durably.
     public func setMetaValue(_ key: String, _ value: [UInt8]?) throws {
-        precondition(key != "genesis" && key != "fee_pool" && key != "burned", "reserved meta key")
+        precondition(key != "genesis" && key != "fee_pool" && key != "burned" && key != "fee_pool_debt", "reserved meta key")
         try pool.write { db in
             if let value {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
@@ -451,6 +458,7 @@ public struct LedgerChanges: Sendable {
     /// When set, replaces every carried lock (a checkpoint was adopted).
     public var carriedLocks: [AccountID: CarriedLock]?
     public var feePool: Amount?
+    public var feePoolDebt: UInt64?
     public var burned: Amount?
     /// Accounts applied (whose head moved) in the current epoch.
     public var touched: Set<AccountID> = []
@@ -463,7 +471,7 @@ public struct LedgerChanges: Sendable {
 
     public var isEmpty: Bool {
         newLocks.isEmpty && releasedLocks.isEmpty && finalBatches.isEmpty && accounts.isEmpty && stakes.isEmpty
-            && carriedLocks == nil && feePool == nil && burned == nil && touched.isEmpty && checkpoints.isEmpty && agreementMessages.isEmpty
+            && carriedLocks == nil && feePool == nil && feePoolDebt == nil && burned == nil && touched.isEmpty && checkpoints.isEmpty && agreementMessages.isEmpty
     }
 
     /// Adds `other`, which happened after these changes.
@@ -479,6 +487,7 @@ public struct LedgerChanges: Sendable {
         if let carried = other.carriedLocks { carriedLocks = carried }
         if let pool = other.feePool { feePool = pool }
         if let total = other.burned { burned = total }
+        if let debt = other.feePoolDebt { feePoolDebt = debt }
         touched.formUnion(other.touched)
         checkpoints += other.checkpoints
         agreementMessages += other.agreementMessages

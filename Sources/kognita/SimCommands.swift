@@ -27,7 +27,7 @@ struct SimGovernanceCommand: ParsableCommand {
     var validators = 100
     @Option(help: "Committee seats (4 to 64).")
     var seats = 21
-    @Option(help: "Epochs to simulate (at least 35: the 30th is a network-wide failure, newcomers arrive from the 20th).")
+    @Option(help: "Epochs to simulate (at least 45: the 30th and 40th are network-wide failures, newcomers arrive from the 20th).")
     var epochs = 50
     @Option(help: "Seed of the run.")
     var seed: UInt64 = 1
@@ -37,7 +37,7 @@ struct SimGovernanceCommand: ParsableCommand {
     func validate() throws {
         guard (4...64).contains(seats) else { throw CLIError("--seats must be from 4 to 64") }
         guard validators >= seats + 12, validators <= 10_000 else { throw CLIError("--validators must be from seats + 12 (\(seats + 12)) to 10000") }
-        guard (35...10_000).contains(epochs) else { throw CLIError("--epochs must be from 35 to 10000") }
+        guard (45...10_000).contains(epochs) else { throw CLIError("--epochs must be from 45 to 10000") }
     }
 
     func run() throws {

@@ -94,7 +94,12 @@ def valid_vote(network, epoch, account, batch_id, signer, cache):
 
 
 def measures_of(reports, committee, network, epoch, tamper):
-    """Member -> measure, or None when no report holds a sample."""
+    """Member -> measure, or None when the network failed: no report holds a
+    sample, or most reporters needed repeated view changes (round >= 2) to
+    enter the epoch (the lower median of their previous rounds)."""
+    rounds = sorted(raw[0][9] for raw in reports if raw[0][3] in committee)
+    if rounds and rounds[(len(rounds) - 1) // 2] >= 2:
+        return None
     shares = {v: [] for v in committee}
     reporters = set()
     cache = {}
@@ -102,7 +107,7 @@ def measures_of(reports, committee, network, epoch, tamper):
     first = sorted(committee)[0]
     for raw in reports:
         body, _signature = raw
-        _ctx, _net, _epoch, reporter, _heads, _locks, _attested, samples, _evidence = body
+        _ctx, _net, _epoch, reporter, _heads, _locks, _attested, samples, _evidence, _previous_round = body
         reporters.add(reporter)
         if not samples or reporter not in committee:
             continue

@@ -40,7 +40,7 @@ struct GovernanceSimulationTests {
         #expect(f.selfDealingFees > 0)
         #expect(f.selfDealingNetLossShare >= 0.10, "seed \(seed)")
         // Nobody is rated in the epoch the network failed as a whole.
-        #expect(report.epochs.filter(\.failed).map(\.epoch) == [30])
+        #expect(report.epochs.filter(\.failed).map(\.epoch) == [30, 40])
         let honest = report.validators.first { $0.behaviour == .honest && $0.seated.contains(30) }!
         #expect(honest.ratings[30] == honest.ratings[29])
     }

@@ -182,6 +182,18 @@ struct InclusionTests {
         // A report with no samples says nothing: with none at all, the epoch is not measured.
         let empty = (0..<4).map { SealReport.sign(network: fixture.network, epoch: 0, heads: [], locks: [], attested: [], with: keys[$0]) }
         #expect(Inclusion.measures(reports: empty, committee: committee) == nil)
+        // Entering the epoch took repeated view changes at most reporters: nobody is rated.
+        let stalled = (0..<4).map { index in
+            SealReport.sign(network: fixture.network, epoch: 0, heads: [], locks: [], attested: [], samples: report(index).samples,
+                            previousRound: index == 0 ? 0 : 2, with: keys[index])
+        }
+        #expect(Inclusion.measures(reports: stalled, committee: committee) == nil)
+        let oneSlow = (0..<4).map { index in
+            SealReport.sign(network: fixture.network, epoch: 0, heads: [], locks: [], attested: [], samples: report(index).samples,
+                            previousRound: index == 0 ? 3 : 0, with: keys[index])
+        }
+        #expect(Inclusion.measures(reports: oneSlow, committee: committee) != nil, "one reporter's view changes are not the network's")
+        #expect(try SealReport(decoding: stalled[1].encoded()).previousRound == 2)
         // The samples survive the report's encoding and signature.
         let decoded = try SealReport(decoding: report(0).encoded())
         #expect(decoded.isSigned && decoded.samples == report(0).samples)

@@ -23,6 +23,11 @@ public struct SealReport: Sendable, Hashable {
     /// Proofs of equivocation the reporter holds (sorted by offender, one
     /// each): a checkpoint slashes every offender its reports prove.
     public let evidence: [EquivocationProof]
+    /// The agreement round in which the reporter decided the checkpoint that
+    /// opened this epoch (0 for epoch 0): when most reporters needed repeated
+    /// view changes to enter the epoch, the network as a whole failed and
+    /// nobody is rated for the epoch.
+    public let previousRound: UInt32
     public let signature: Signature
 
     /// An account's final head at the reporter when it sealed.
@@ -60,7 +65,8 @@ public struct SealReport: Sendable, Hashable {
     public static let maxEvidence = 8
 
     public init(network: NetworkID, epoch: UInt64, validator: PublicKey, heads: [Head], locks: [LockEntry],
-                attested: [PublicKey], samples: [InclusionSample] = [], evidence: [EquivocationProof] = [], signature: Signature) {
+                attested: [PublicKey], samples: [InclusionSample] = [], evidence: [EquivocationProof] = [], previousRound: UInt32 = 0,
+                signature: Signature) {
         self.network = network
         self.epoch = epoch
         self.validator = validator
@@ -69,12 +75,14 @@ public struct SealReport: Sendable, Hashable {
         self.attested = attested
         self.samples = samples
         self.evidence = evidence
+        self.previousRound = previousRound
         self.signature = signature
     }
 
     /// Signs a report; sorts and de-duplicates its lists first.
     public static func sign(network: NetworkID, epoch: UInt64, heads: [Head], locks: [LockEntry], attested: [PublicKey],
-                            samples: [InclusionSample] = [], evidence: [EquivocationProof] = [], with key: SigningKey) -> SealReport {
+                            samples: [InclusionSample] = [], evidence: [EquivocationProof] = [], previousRound: UInt32 = 0,
+                            with key: SigningKey) -> SealReport {
         let heads = heads.sorted { $0.account < $1.account }
         let locks = locks.sorted { $0.account < $1.account }
         let attested = Array(Set(attested)).sorted()
@@ -83,27 +91,28 @@ public struct SealReport: Sendable, Hashable {
         for proof in evidence where byOffender[proof.offender] == nil { byOffender[proof.offender] = proof }
         let evidence = Array(byOffender.values.sorted { $0.offender < $1.offender }.prefix(maxEvidence))
         let bytes = signingBytes(network: network, epoch: epoch, validator: key.publicKey, heads: heads, locks: locks,
-                                 attested: attested, samples: samples, evidence: evidence)
+                                 attested: attested, samples: samples, evidence: evidence, previousRound: previousRound)
         return SealReport(network: network, epoch: epoch, validator: key.publicKey, heads: heads, locks: locks,
-                          attested: attested, samples: samples, evidence: evidence, signature: key.signature(for: bytes))
+                          attested: attested, samples: samples, evidence: evidence, previousRound: previousRound,
+                          signature: key.signature(for: bytes))
     }
 
     /// CBOR `["kognita-seal-v1", network, epoch, validator, [[account,
     /// next_seq, last_final]...], [[account, seq, id]...], [node...],
     /// [[account, id, [[validator, count, index, [path...], signature]...]]...],
-    /// [equivocation proof (bstr)...]]`.
+    /// [equivocation proof (bstr)...], previous_round]`.
     static func signingBytes(network: NetworkID, epoch: UInt64, validator: PublicKey, heads: [Head], locks: [LockEntry],
-                             attested: [PublicKey], samples: [InclusionSample], evidence: [EquivocationProof]) -> [UInt8] {
+                             attested: [PublicKey], samples: [InclusionSample], evidence: [EquivocationProof], previousRound: UInt32) -> [UInt8] {
         var w = CBORWriter(reservingCapacity: 128 + heads.count * 80 + locks.count * 80 + attested.count * 34 + samples.count * 1024)
         writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested,
-                  samples: samples, evidence: evidence)
+                  samples: samples, evidence: evidence, previousRound: previousRound)
         return w.bytes
     }
 
     private static func writeBody(_ w: inout CBORWriter, network: NetworkID, epoch: UInt64, validator: PublicKey,
                                   heads: [Head], locks: [LockEntry], attested: [PublicKey], samples: [InclusionSample],
-                                  evidence: [EquivocationProof]) {
-        w.writeArrayHeader(9)
+                                  evidence: [EquivocationProof], previousRound: UInt32) {
+        w.writeArrayHeader(10)
         w.writeText(context)
         w.writeText(network.rawValue)
         w.writeUnsigned(epoch)
@@ -126,13 +135,14 @@ public struct SealReport: Sendable, Hashable {
         }
         w.writeArrayHeader(evidence.count)
         for proof in evidence { w.writeBytes(proof.encoded()) }
+        w.writeUnsigned(UInt64(previousRound))
     }
 
     /// Whether the signature holds.
     public var isSigned: Bool {
         validator.isValidSignature(signature, for: Self.signingBytes(network: network, epoch: epoch, validator: validator,
                                                                      heads: heads, locks: locks, attested: attested, samples: samples,
-                                                                     evidence: evidence))
+                                                                     evidence: evidence, previousRound: previousRound))
     }
 
     /// CBOR `[report, signature]`, the report as in the signing bytes.
@@ -140,7 +150,7 @@ public struct SealReport: Sendable, Hashable {
         var w = CBORWriter(reservingCapacity: 200 + heads.count * 80 + locks.count * 80)
         w.writeArrayHeader(2)
         Self.writeBody(&w, network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested,
-                       samples: samples, evidence: evidence)
+                       samples: samples, evidence: evidence, previousRound: previousRound)
         w.writeBytes(signature.bytes)
         return w.bytes
     }
@@ -162,7 +172,7 @@ public struct SealReport: Sendable, Hashable {
     }
 
     static func read(_ r: inout CBORReader) throws -> SealReport {
-        guard try r.readArrayHeader(maxCount: 2) == 2, try r.readArrayHeader(maxCount: 9) == 9,
+        guard try r.readArrayHeader(maxCount: 2) == 2, try r.readArrayHeader(maxCount: 10) == 10,
               try r.readText(maxBytes: 64) == context else {
             throw LedgerError("not a kognita-seal-v1 report")
         }
@@ -208,8 +218,10 @@ public struct SealReport: Sendable, Hashable {
             guard evidence.last.map({ $0.offender < proof.offender }) ?? true else { throw LedgerError("a seal report's proofs are not sorted by offender, one each") }
             evidence.append(proof)
         }
+        let previousRound = try r.readUnsigned()
+        guard previousRound <= UInt64(UInt32.max) else { throw LedgerError("a seal report's previous round is out of range") }
         let signature = try Signature(bytes: try r.readByteString())
         return SealReport(network: network, epoch: epoch, validator: validator, heads: heads, locks: locks, attested: attested,
-                          samples: samples, evidence: evidence, signature: signature)
+                          samples: samples, evidence: evidence, previousRound: UInt32(previousRound), signature: signature)
     }
 }

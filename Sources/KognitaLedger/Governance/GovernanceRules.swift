@@ -38,6 +38,10 @@ public enum GovernanceRules {
     /// How many final batches of an epoch each validator samples, in secret,
     /// to report the votes it received for them (``InclusionSampler``).
     public static let samplesPerReport = 24
+    /// A handover that took this many agreement rounds or more (repeated
+    /// view changes, by the median of the reporters) marks the epoch it
+    /// opened as failed by the network as a whole: nobody is rated for it.
+    public static let failedHandoverRound: UInt32 = 2
     /// The weight of batch votes in an epoch's measure; the rest is the
     /// validator's own seal report, its signature on the checkpoint's making.
     public static let voteWeightTenths: UInt64 = 9

@@ -14,7 +14,8 @@ import KognitaCore
 /// samples); the target of that collusion; newcomers (register part-way);
 /// a self-dealing group (a device paying fees through its owner's bridge,
 /// whose owner also validates). One epoch, the 30th, the network as a
-/// whole certifies nothing.
+/// whole certifies nothing; the handover into the 40th takes repeated view
+/// changes. Nobody is rated for either.
 public struct GovernanceSimulation: Sendable {
     public struct Settings: Sendable, Codable, Hashable {
         public var validators = 100
@@ -148,6 +149,8 @@ extension GovernanceSimulation {
         let network = try! NetworkID("kognita-sim")
         let equivocatesAt = 4
         let failedEpoch = 30
+        /// The handover into this epoch takes repeated view changes.
+        let failedHandover = 40
 
         init(settings: Settings, selfDealing: Bool) {
             self.settings = settings
@@ -236,7 +239,7 @@ extension GovernanceSimulation {
                         shares[nodes[voter], default: []].append(UInt64(found) * GovernanceRules.full / UInt64(GovernanceRules.samplesPerReport))
                     }
                 }
-                let failed = epoch == failedEpoch
+                let failed = epoch == failedEpoch || epoch == failedHandover
                 let measures = failed ? nil : Inclusion.measures(shares: shares, reported: reported, committee: committee)
                 // The equivocator signs two rival votes while seated; anyone's proof slashes it at this checkpoint.
                 var slashed: Set<PublicKey> = []

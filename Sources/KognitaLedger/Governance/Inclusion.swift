@@ -88,8 +88,9 @@ public struct InclusionSampler: Sendable {
 /// An epoch's measures from the seal reports a checkpoint carries.
 public enum Inclusion {
     /// Each committee member's measure (``GovernanceRules/measure(votes:reported:)``),
-    /// or nil when no report holds a sample: the network certified nothing
-    /// this epoch, and nobody is rated for it.
+    /// or nil when the network as a whole failed and nobody is rated: no
+    /// report holds a sample (nothing was certified), or entering the epoch
+    /// took repeated view changes (``GovernanceRules/failedHandoverRound``).
     ///
     /// For each reporter with samples, a member's share is the fraction of
     /// the reporter's samples holding a valid vote by it (signature and path
@@ -98,6 +99,9 @@ public enum Inclusion {
     /// leave an honest member's votes out (fewer than half of them) cannot
     /// lower it, and ones that vouch for a lazy member cannot raise it.
     public static func measures(reports: [SealReport], committee: Committee) -> [PublicKey: UInt64]? {
+        // Entering the epoch took repeated view changes (the lower median of what the reporters saw): a network failure.
+        let rounds = reports.filter { committee.contains($0.validator) }.map(\.previousRound).sorted()
+        if !rounds.isEmpty, rounds[(rounds.count - 1) / 2] >= GovernanceRules.failedHandoverRound { return nil }
         var verified: [VerifiedKey: Bool] = [:]
         var shares: [PublicKey: [UInt64]] = [:]
         var anySample = false

@@ -75,7 +75,8 @@ extension NodeCore {
         let attested = peers.filter { authority.candidateAccounts[$0] != nil && peerEpochs[$0] == committee.epoch }
         let report = SealReport.sign(network: committee.network, epoch: committee.epoch, heads: heads, locks: locks,
                                      attested: Array(attested), samples: sampler.samples(),
-                                     evidence: Array(pendingEvidence.values), with: identity)
+                                     evidence: Array(pendingEvidence.values), previousRound: checkpoints.last?.round ?? 0,
+                                     with: identity)
         out.append(.log(.info, "sealed epoch \(committee.epoch) (\(heads.count) heads, \(locks.count) locks)"))
         perform(session.handle(.sealed(report)))
     }

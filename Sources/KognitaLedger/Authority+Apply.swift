@@ -135,7 +135,8 @@ extension Authority {
     /// Balances, stakes and the fee pool: the genesis supply minus ``burned``.
     public var circulating: Int128 {
         let staked = stakes.values.reduce(Int128(0)) { $0 + Int128($1.bonded) + Int128($1.unbonding) }
-        return accounts.values.reduce(Int128(feePool.baseUnits) - Int128(feePoolDebt) + staked) { $0 + $1.balance }
+        let owed = unbondingDebt.values.reduce(Int128(feePoolDebt)) { $0 + Int128($1) }
+        return accounts.values.reduce(Int128(feePool.baseUnits) - owed + staked) { $0 + $1.balance }
     }
 
     /// A digest of the whole ledger: the state root (see ``StateRoot``) and

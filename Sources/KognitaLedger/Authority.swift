@@ -38,6 +38,11 @@ public struct Authority: Sendable {
     /// their fees repay this first. Zero on a node at or past the cut, so
     /// every node ends with the same pool whatever order it applied things in.
     public internal(set) var feePoolDebt: UInt64
+    /// Unbonding stake a checkpoint released beyond what this node held
+    /// when it adopted it, by account: a node behind the cut has not applied
+    /// the unbond yet. When the unbond applies, the stake goes straight to
+    /// repay this, so the node ends with the ledger every other node has.
+    public internal(set) var unbondingDebt: [AccountID: UInt64]
     /// Everything burned since genesis: the burn and relay shares of every
     /// fee, and slashed stake. Money is conserved as balances + stakes +
     /// pool + burned = the genesis supply.
@@ -61,7 +66,7 @@ public struct Authority: Sendable {
     public init(committee: Committee, minimumFee: Amount = .zero, rules: EpochRules = EpochRules(),
                 accounts: [AccountID: AccountState], stakes: [AccountID: Stake] = [:],
                 locks: [AccountID: Lock] = [:], carriedLocks: [AccountID: CarriedLock] = [:],
-                feePool: Amount = .zero, feePoolDebt: UInt64 = 0, burned: Amount = .zero, ratings: RatingBook = RatingBook(), maxWaiting: Int = 100_000) {
+                feePool: Amount = .zero, feePoolDebt: UInt64 = 0, unbondingDebt: [AccountID: UInt64] = [:], burned: Amount = .zero, ratings: RatingBook = RatingBook(), maxWaiting: Int = 100_000) {
         self.committee = committee
         self.minimumFee = minimumFee
         self.rules = rules
@@ -74,6 +79,7 @@ public struct Authority: Sendable {
         self.carriedLocks = carriedLocks
         self.feePool = feePool
         self.feePoolDebt = feePoolDebt
+        self.unbondingDebt = unbondingDebt
         self.burned = burned
         self.ratings = ratings
         self.maxWaiting = maxWaiting

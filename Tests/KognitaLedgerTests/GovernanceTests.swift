@@ -246,6 +246,34 @@ struct FeeLedgerTests {
         #expect(authority.circulating == supply - 300)
     }
 
+    @Test("a node behind a checkpoint's cut releases unbonding stake it has not unbonded yet, and ends with the same ledger once the unbond applies")
+    func releaseBehindTheCut() throws {
+        let fixture = LedgerFixture()
+        var atCut = fixture.authority()
+        var behind = fixture.authority()
+        func signed(_ seq: UInt64, _ prev: BatchID, _ operation: Operation) throws -> SignedBatch {
+            try SignedBatch.sign(Batch(network: fixture.network, seq: seq, prev: prev, created: 1, transfers: [], operations: [operation]), with: fixture.payer)
+        }
+        let bond = try signed(1, .zero, .bond(Amount(5_000)))
+        let unbond = try signed(2, bond.id, .unbond(Amount(5_000)))
+        for batch in [bond, unbond] { _ = try atCut.apply(batch, try fixture.verified(batch)) }
+        _ = try behind.apply(bond, try fixture.verified(bond))
+        // Long after the unbond, a checkpoint (built at the cut) releases it.
+        let next = try Committee(network: fixture.network, epoch: 9, validators: fixture.committee.validators)
+        let transitions = atCut.transitions(into: next)
+        #expect(transitions.entries.first { $0.account == fixture.payer.publicKey }?.released == 5_000)
+        atCut.enterEpoch(next, carried: [:], transitions: transitions)
+        behind.enterEpoch(next, carried: [:], transitions: transitions)
+        #expect(behind.unbondingDebt[fixture.payer.publicKey] == 5_000)
+        // The unbond arrives: it repays the debt, and the ledgers agree.
+        _ = try behind.apply(unbond, try fixture.verified(unbond))
+        #expect(behind.unbondingDebt.isEmpty)
+        #expect(behind.stakes == atCut.stakes)
+        #expect(behind.state(of: fixture.payer.publicKey) == atCut.state(of: fixture.payer.publicKey))
+        #expect(behind.stateDigest == atCut.stateDigest)
+        #expect(behind.totalMoney == atCut.totalMoney)
+    }
+
     @Test("a node behind a checkpoint's cut pays its rewards out of a pool it does not hold yet, and ends with the same ledger once it catches up")
     func payoutsBehindTheCut() throws {
         let fixture = LedgerFixture()

@@ -48,6 +48,12 @@ extension Authority {
                 stake.bonded -= taken
                 stake.unbonding &+= taken
                 stake.unbondedIn = max(stake.unbondedIn, epoch)
+                // A checkpoint this node adopted before it had this unbond already released it.
+                if let owed = unbondingDebt[account] {
+                    let repaid = min(owed, stake.unbonding)
+                    stake.unbonding -= repaid
+                    unbondingDebt[account] = owed == repaid ? nil : owed - repaid
+                }
             case .register(let registration):
                 // Always recorded, whatever other accounts claim: applying
                 // certificates must not depend on their order (see
@@ -60,7 +66,8 @@ extension Authority {
                 candidateAccounts[registration.node, default: []].insert(account)
             }
         }
-        stakes[account] = stake
+        // An empty stake (a release repaid here) is forgotten, as everywhere else.
+        stakes[account] = stake.isEmpty ? nil : stake
     }
 }
 

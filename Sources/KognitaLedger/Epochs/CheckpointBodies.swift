@@ -120,9 +120,11 @@ public enum CheckpointBuilder {
         var next = authority
         let governance = next.governance(reports: cut.reports, committees: committees)
         let committee = next.nextCommittee(attested: cut.attested, ratings: governance.ratings.book, seed: previous)
+        // Slashes first: what is released to an offender is what is left after them (adopters apply
+        // the slashes before the transitions, in the same order).
+        next.applySlashes(governance.slashes.slashes)
         let transitions = next.transitions(into: committee)
-        next.enterEpoch(committee, carried: cut.carried, transitions: transitions, rewards: governance.rewards, ratings: governance.ratings.book,
-                        slashes: governance.slashes.slashes)
+        next.enterEpoch(committee, carried: cut.carried, transitions: transitions, rewards: governance.rewards, ratings: governance.ratings.book)
         let bodies = CheckpointBodies.make(cut: cut, authority: next, transitions: transitions,
                                            ratings: governance.ratings, rewards: governance.rewards, slashes: governance.slashes)
         let header = CheckpointHeader(network: committee.network, epoch: authority.committee.epoch, previous: previous,

@@ -107,17 +107,7 @@ extension Authority {
     /// ledger already holds certificates from after the cut.
     public mutating func enterEpoch(_ next: Committee, carried: [AccountID: CarriedLock], transitions: EpochTransitions,
                                     rewards: EpochRewards? = nil, ratings: RatingBook? = nil, slashes: [SlashesBody.Slash] = []) {
-        for slash in slashes {
-            // From the bonded stake first, then the unbonding stake: the total is what the
-            // checkpoint decided, whatever unbond of the offender applied after the cut.
-            var stake = stakes[slash.account] ?? Stake()
-            let fromBonded = min(slash.amount, stake.bonded)
-            let fromUnbonding = min(slash.amount - fromBonded, stake.unbonding)
-            stake.bonded -= fromBonded
-            stake.unbonding -= fromUnbonding
-            burned = Amount(burned.baseUnits &+ fromBonded &+ fromUnbonding)
-            stakes[slash.account] = stake.isEmpty ? nil : stake
-        }
+        applySlashes(slashes)
         if let rewards {
             // A node at or past the cut holds at least the pool the checkpoint paid out; one behind
             // it owes the rest until the fees of the batches it is missing come in (feePoolDebt).
@@ -132,16 +122,33 @@ extension Authority {
         for entry in transitions.entries {
             var stake = stakes[entry.account] ?? Stake()
             if entry.seated { stake.lastSeated = max(stake.lastSeated ?? 0, next.epoch) }
-            // A slash between the cut and here can only have lowered it.
-            let released = min(entry.released, stake.unbonding)
-            if released > 0 {
-                stake.unbonding -= released
-                accounts[entry.account, default: AccountState()].balance += Int128(released)
+            // The whole release, always: a node behind the cut that has not applied the unbond
+            // yet owes the rest (unbondingDebt), which the unbond repays when it applies.
+            if entry.released > 0 {
+                let held = min(entry.released, stake.unbonding)
+                stake.unbonding -= held
+                if entry.released > held { unbondingDebt[entry.account, default: 0] += entry.released - held }
+                accounts[entry.account, default: AccountState()].balance += Int128(entry.released)
             }
             stakes[entry.account] = stake.isEmpty ? nil : stake
         }
         carriedLocks = carried.filter { $0.value.seq >= state(of: $0.key).nextSeq }
         committee = next
+    }
+
+    /// Burns each slash: from the bonded stake first, then the unbonding
+    /// stake (the total is what the checkpoint decided, whatever unbond of
+    /// the offender applied after the cut).
+    mutating func applySlashes(_ slashes: [SlashesBody.Slash]) {
+        for slash in slashes {
+            var stake = stakes[slash.account] ?? Stake()
+            let fromBonded = min(slash.amount, stake.bonded)
+            let fromUnbonding = min(slash.amount - fromBonded, stake.unbonding)
+            stake.bonded -= fromBonded
+            stake.unbonding -= fromUnbonding
+            burned = Amount(burned.baseUnits &+ fromBonded &+ fromUnbonding)
+            stakes[slash.account] = stake.isEmpty ? nil : stake
+        }
     }
 
     /// ``enterEpoch(_:carried:transitions:)`` for a ledger exactly at the cut,

@@ -252,6 +252,7 @@ extension NodeCore {
         pendingEvidence = pendingEvidence.filter { !authority.ratings.isSlashed($0.key) && $0.value.latestEpoch + authority.rules.evidenceEpochs >= next.epoch }
         changes.feePool = authority.feePool
         changes.feePoolDebt = authority.feePoolDebt
+        changes.unbondingDebt = authority.unbondingDebt
         changes.burned = authority.burned
         changes.carriedLocks = authority.carriedLocks
         var stored = checkpoint

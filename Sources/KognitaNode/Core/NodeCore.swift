@@ -582,6 +582,7 @@ public struct NodeCore: Sendable {
             // Stake moves with operations (version-2 batches) only.
             for final in applied.batches where !final.batch.operations.isEmpty {
                 changes.stakes[final.signer] = .some(authority.stakes[final.signer])
+                changes.unbondingDebt = authority.unbondingDebt
             }
             changes.releasedLocks = applied.releasedLocks
             changes.feePool = authority.feePool

@@ -27,7 +27,7 @@ public enum Node {
         let snapshot = try store.load()
         let authority = Authority(committee: genesisCommittee, minimumFee: genesis.minimumFee, rules: genesis.rules, accounts: snapshot.accounts,
                                   stakes: snapshot.stakes, locks: snapshot.locks, carriedLocks: snapshot.carriedLocks,
-                                  feePool: snapshot.feePool, feePoolDebt: snapshot.feePoolDebt, burned: snapshot.burned, ratings: snapshot.ratings)
+                                  feePool: snapshot.feePool, feePoolDebt: snapshot.feePoolDebt, unbondingDebt: snapshot.unbondingDebt, burned: snapshot.burned, ratings: snapshot.ratings)
         let metrics = NodeMetrics()
         let committer = GroupCommitter(store: store, onTransaction: { metrics.commitTransactions.increment() })
         let engine = try NodeEngine(genesisCommittee: genesisCommittee, genesisDigest: genesis.digest, start: genesis.startMillis,

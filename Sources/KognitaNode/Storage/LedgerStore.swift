@@ -105,6 +105,7 @@ public final class LedgerStore: Sendable {
         public var carriedLocks: [AccountID: CarriedLock] = [:]
         public var feePool: Amount = .zero
         public var feePoolDebt: UInt64 = 0
+        public var unbondingDebt: [AccountID: UInt64] = [:]
         public var burned: Amount = .zero
         /// The rating book the last checkpoint left (its body 7; empty before any).
         public var ratings = RatingBook()
@@ -151,6 +152,9 @@ public final class LedgerStore: Sendable {
             }
             if let pool = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fee_pool'") {
                 snapshot.feePool = Amount(UInt64(bitPattern: pool))
+            }
+            if let data = try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'unbonding_debt'") {
+                snapshot.unbondingDebt = try Self.decodeDebts([UInt8](data))
             }
             if let debt = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fee_pool_debt'") {
                 snapshot.feePoolDebt = UInt64(bitPattern: debt)
@@ -225,6 +229,9 @@ public final class LedgerStore: Sendable {
             if let feePool = changes.feePool {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('fee_pool', ?)",
                                arguments: [Int64(bitPattern: feePool.baseUnits)])
+            }
+            if let debts = changes.unbondingDebt {
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('unbonding_debt', ?)", arguments: [Data(Self.encodeDebts(debts))])
             }
             if let debt = changes.feePoolDebt {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('fee_pool_debt', ?)", arguments: [Int64(bitPattern: debt)])
@@ -422,7 +429,7 @@ public final class LedgerStore: Sendable {
 
     /// Sets (or, with nil, removes) a named value, durably.
     public func setMetaValue(_ key: String, _ value: [UInt8]?) throws {
-        precondition(key != "genesis" && key != "fee_pool" && key != "burned" && key != "fee_pool_debt", "reserved meta key")
+        precondition(key != "genesis" && key != "fee_pool" && key != "burned" && key != "fee_pool_debt" && key != "unbonding_debt", "reserved meta key")
         try pool.write { db in
             if let value {
                 try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
@@ -459,6 +466,8 @@ public struct LedgerChanges: Sendable {
     public var carriedLocks: [AccountID: CarriedLock]?
     public var feePool: Amount?
     public var feePoolDebt: UInt64?
+    /// When set, replaces the unbonding stake owed (``Authority/unbondingDebt``).
+    public var unbondingDebt: [AccountID: UInt64]?
     public var burned: Amount?
     /// Accounts applied (whose head moved) in the current epoch.
     public var touched: Set<AccountID> = []
@@ -471,7 +480,7 @@ public struct LedgerChanges: Sendable {
 
     public var isEmpty: Bool {
         newLocks.isEmpty && releasedLocks.isEmpty && finalBatches.isEmpty && accounts.isEmpty && stakes.isEmpty
-            && carriedLocks == nil && feePool == nil && feePoolDebt == nil && burned == nil && touched.isEmpty && checkpoints.isEmpty && agreementMessages.isEmpty
+            && carriedLocks == nil && feePool == nil && feePoolDebt == nil && unbondingDebt == nil && burned == nil && touched.isEmpty && checkpoints.isEmpty && agreementMessages.isEmpty
     }
 
     /// Adds `other`, which happened after these changes.
@@ -488,8 +497,30 @@ public struct LedgerChanges: Sendable {
         if let pool = other.feePool { feePool = pool }
         if let total = other.burned { burned = total }
         if let debt = other.feePoolDebt { feePoolDebt = debt }
+        if let debts = other.unbondingDebt { unbondingDebt = debts }
         touched.formUnion(other.touched)
         checkpoints += other.checkpoints
         agreementMessages += other.agreementMessages
+    }
+}
+
+extension LedgerStore {
+    /// CBOR `[[account, amount]...]`, sorted by account.
+    static func encodeDebts(_ debts: [AccountID: UInt64]) -> [UInt8] {
+        var w = CBORWriter(reservingCapacity: 8 + debts.count * 44)
+        w.writeArrayHeader(debts.count)
+        for (account, amount) in debts.sorted(by: { $0.key < $1.key }) { w.writeArrayHeader(2); w.writeBytes(account.rawValue); w.writeUnsigned(amount) }
+        return w.bytes
+    }
+
+    static func decodeDebts(_ bytes: [UInt8]) throws -> [AccountID: UInt64] {
+        var r = try CBORReader(bytes)
+        var result: [AccountID: UInt64] = [:]
+        for _ in 0..<(try r.readArrayHeader(maxCount: 1_000_000)) {
+            guard try r.readArrayHeader(maxCount: 2) == 2 else { throw LedgerError("the stored unbonding debts are damaged") }
+            result[AccountID(try r.readBytes32())] = try r.readUnsigned()
+        }
+        try r.expectEnd()
+        return result
     }
 }

@@ -16,9 +16,10 @@ setup:
 build: setup
 	$(SWIFT) build
 
-## agent: the device build of kognita-agent, in Embedded Swift (.build-embedded/kognita-agent; see Devices/README.md)
+## agent: the device build of kognita-agent, in Embedded Swift (.build-embedded/kognita-agent; see Devices/README.md);
+## ARCH=arm64 builds it for 64-bit Raspberry Pis (.build-embedded/arm64/kognita-agent, runs here under qemu-aarch64)
 agent: setup
-	@bash Scripts/build-agent-embedded.sh
+	@ARCH=$(or $(ARCH),host) bash Scripts/build-agent-embedded.sh
 
 SIMULATIONS = AgreementSimulationTests|NetworkSimulationTests|SixteenValidatorRoundTests
 
@@ -33,6 +34,10 @@ test: setup
 	# Deterministic hashing makes a run replay from its seed exactly.
 	SWIFT_DETERMINISTIC_HASHING=1 $(SWIFT) test --skip-build --filter '$(SIMULATIONS)'
 	KOGNITA_REQUIRE_INTEROP=1 KOGNITA_AGENT_BINARY=$(CURDIR)/.build-embedded/kognita-agent \
+		$(SWIFT) test --skip-build --filter 'AgentProcessTests|wholePathSurvivesKills'
+	# The same process tests on the agent built for 64-bit Raspberry Pis, under qemu-aarch64.
+	ARCH=arm64 bash Scripts/build-agent-embedded.sh
+	KOGNITA_REQUIRE_INTEROP=1 KOGNITA_AGENT_BINARY=$(CURDIR)/.build-embedded/arm64/kognita-agent-qemu \
 		$(SWIFT) test --skip-build --filter 'AgentProcessTests|wholePathSurvivesKills'
 
 ## fuzz: libFuzzer on every decoder of outside bytes (batches, epoch messages, peer frames), FUZZ_SECONDS each (default 600)

@@ -18,7 +18,10 @@ case "$swift_version" in
 esac
 
 DEBIAN_PACKAGES=(pkg-config libsodium-dev libmosquitto-dev mosquitto mosquitto-clients openssl
-                 sqlite3 libsqlite3-dev python3 python3-venv python3-pip)
+                 sqlite3 libsqlite3-dev python3 python3-venv python3-pip
+                 # The agent for 64-bit Raspberry Pis (make agent ARCH=arm64), run in tests under qemu-user:
+                 # the cross C toolchain and Debian's arm64 libraries, which qemu-aarch64 finds with no -L.
+                 crossbuild-essential-arm64 libsodium-dev:arm64 libmosquitto-dev:arm64 qemu-user)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -31,6 +34,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # Multiarch: arm64 packages come from the same archive.
+  dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

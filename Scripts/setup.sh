@@ -36,7 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   # Multiarch: arm64 packages come from the same archive.
   dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
-  $SUDO apt-get update -qq
+  # A mirror caught mid-sync fails one index now and then; what is needed may still install.
+  $SUDO apt-get update -qq || echo "setup: apt-get update reported errors (above); installing anyway" >&2
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 

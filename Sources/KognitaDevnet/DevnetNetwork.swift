@@ -32,6 +32,17 @@ public final class DevnetNetwork: Sendable {
     public let directory: String
     let tools: Tools
     public let network: NetworkID
+    /// Readable names (validator-N, candidate-N, bridge-N) of node and bridge ids (hex).
+    public func names() -> [String: String] {
+        var names: [String: String] = [:]
+        for (index, validator) in genesis.validators.enumerated() { names[validator.id.hex] = "validator-\(index + 1)" }
+        for index in candidates.indices {
+            if let key = try? KeyFile.load("\(candidateHome(index))/identity.key") { names[key.publicKey.hex] = "candidate-\(index + 1)" }
+        }
+        for (index, account) in bridgeAccounts.enumerated() { names[account.hex] = "bridge-\(index + 1)" }
+        return names
+    }
+
     /// Each bridge's account (its identity key): devices name one in their
     /// batches, and it is paid its share of their fees.
     public let bridgeAccounts: [AccountID]

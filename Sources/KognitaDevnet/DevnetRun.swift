@@ -296,14 +296,14 @@ public final class DevnetRun: Sendable {
         let genesis = network.genesis
         guard let genesisCommittee = try? genesis.committee() else { return report.problems.append("the genesis committee is not valid") }
         var chains: [[SignedCheckpoint]] = []
-        var adopted: [UInt64: UInt64] = [:]
+        var responses: [UInt64: CheckpointResponse] = [:]
         for url in network.allNodeURLs {
             guard let api = try? NodeAPIClient(url: url) else { continue }
             var chain: [SignedCheckpoint] = []
             while let next = try? await api.signedCheckpoint(UInt64(chain.count)) { chain.append(next) }
             if chains.isEmpty {
                 for epoch in chain.indices {
-                    if let response = try? await api.checkpoint(UInt64(epoch)) { adopted[UInt64(epoch)] = response.adoptedAtMillis }
+                    if let response = try? await api.checkpoint(UInt64(epoch)) { responses[UInt64(epoch)] = response }
                 }
             }
             do throws(LedgerError) {
@@ -320,14 +320,13 @@ public final class DevnetRun: Sendable {
         report.chainLengths = chains.map(\.count)
         var committee = genesisCommittee.validators.map(\.id.hex)
         var epochEnd = genesis.startMillis + settings.epochSeconds * 1000
-        let api = network.allNodeURLs.first.flatMap { try? NodeAPIClient(url: $0) }
         for checkpoint in chains.first ?? [] {
             let header = checkpoint.header
-            let seconds = adopted[header.epoch].map { $0 > epochEnd ? Double($0 - epochEnd) / 1000 : 0 }
+            let seconds = responses[header.epoch]?.adoptedAtMillis.map { $0 > epochEnd ? Double($0 - epochEnd) / 1000 : 0 }
             var entry = DevnetReport.CheckpointEntry(epoch: header.epoch, digest: header.digest.hex, committee: committee,
                                                      signers: checkpoint.signatures.map(\.validator.hex), round: checkpoint.round, seconds: seconds)
             entry.nextCommittee = header.nextCommittee.map(\.id.hex)
-            if let response = try? await api?.checkpoint(header.epoch) {
+            if let response = responses[header.epoch] {
                 entry.ratings = response.ratings ?? []
                 entry.rewards = response.rewards ?? []
                 entry.feePool = response.feePool
@@ -344,11 +343,7 @@ public final class DevnetRun: Sendable {
     /// validator voted out within three checkpoints and replaced by a
     /// candidate; validators paid at checkpoints; bridges paid from fees.
     private func checkGovernance(network: DevnetNetwork, into report: inout DevnetReport) async {
-        for (index, validator) in network.genesis.validators.enumerated() { report.names[validator.id.hex] = "validator-\(index + 1)" }
-        for index in network.candidates.indices {
-            if let key = try? KeyFile.load("\(network.candidateHome(index))/identity.key") { report.names[key.publicKey.hex] = "candidate-\(index + 1)" }
-        }
-        for (index, account) in network.bridgeAccounts.enumerated() { report.names[account.hex] = "bridge-\(index + 1)" }
+        report.names = network.names()
         if let api = network.allNodeURLs.first.flatMap({ try? NodeAPIClient(url: $0) }) {
             for account in network.bridgeAccounts {
                 report.bridgeRewards.append((try? await api.account(account))?.balance ?? 0)
@@ -552,14 +547,7 @@ struct Monitor {
     /// The last checkpoint that had a note.
     private var notedCheckpoint: UInt64?
     /// Readable names of node ids (hex).
-    private lazy var names: [String: String] = {
-        var names: [String: String] = [:]
-        for (index, validator) in network.genesis.validators.enumerated() { names[validator.id.hex] = "validator-\(index + 1)" }
-        for index in network.candidates.indices {
-            if let key = try? KeyFile.load("\(network.candidateHome(index))/identity.key") { names[key.publicKey.hex] = "candidate-\(index + 1)" }
-        }
-        return names
-    }()
+    private lazy var names: [String: String] = network.names()
 
     /// One line for each new checkpoint: the ratings it gives, what it paid,
     /// who sits next (the live view of self-governance).

@@ -34,6 +34,7 @@ import argparse
 import os
 import sqlite3
 import sys
+import tomllib
 
 import cbor2
 import nacl.exceptions
@@ -215,7 +216,6 @@ def check(db_path, genesis_path, tamper):
         bodies[(epoch, kind)] = bytes(data)
     committee = dict(genesis["committee"])
     committees = {0: committee}
-    import tomllib
     with open(genesis_path, "rb") as f:
         evidence_epochs = tomllib.load(f).get("epochs", {}).get("evidence_epochs", 2)
     book = {}

@@ -1,5 +1,18 @@
 import KognitaCore
 
+/// An amount a checkpoint moves for a validator's node, to or from the
+/// account that registered it (a payout, a slash).
+public struct NodeAmount: Sendable, Hashable {
+    public let node: PublicKey
+    public let account: AccountID
+    public let amount: UInt64
+    public init(node: PublicKey, account: AccountID, amount: UInt64) {
+        self.node = node
+        self.account = account
+        self.amount = amount
+    }
+}
+
 /// What a checkpoint pays the committee of the epoch it closes (body kind
 /// 8): the fee pool at the cut, shared by weight × measure, each share to
 /// the account that registered the validator's node. Integer division
@@ -7,16 +20,7 @@ import KognitaCore
 /// (Bridges are paid at once from each fee, burn and relay shares burned
 /// at once: ``GovernanceRules/split(fee:hasBridge:)``.)
 public struct EpochRewards: Sendable, Hashable {
-    public struct Payout: Sendable, Hashable {
-        public let node: PublicKey
-        public let account: AccountID
-        public let amount: UInt64
-        public init(node: PublicKey, account: AccountID, amount: UInt64) {
-            self.node = node
-            self.account = account
-            self.amount = amount
-        }
-    }
+    public typealias Payout = NodeAmount
 
     /// The epoch whose work is paid.
     public let epoch: UInt64

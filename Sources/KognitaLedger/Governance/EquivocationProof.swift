@@ -25,7 +25,7 @@ public struct EquivocationProof: Sendable, Hashable {
     }
 
     public let network: NetworkID
-    /// The two votes, ordered by batch id (one encoding per proof).
+    /// The two votes, ordered by their batch envelopes' bytes (one encoding per proof).
     public let votes: [Evidence]
 
     public static let context = "kognita-equivocation-v1"
@@ -33,17 +33,15 @@ public struct EquivocationProof: Sendable, Hashable {
 
     public init(network: NetworkID, _ first: Evidence, _ second: Evidence) {
         self.network = network
-        let firstID = BLAKE2b256.hash(Self.payload(of: first.envelope) ?? [])
-        let secondID = BLAKE2b256.hash(Self.payload(of: second.envelope) ?? [])
-        votes = firstID < secondID || (firstID == secondID && first.epoch <= second.epoch) ? [first, second] : [second, first]
+        let inOrder = first.envelope.lexicographicallyPrecedes(second.envelope)
+            || (first.envelope == second.envelope && first.epoch <= second.epoch)
+        votes = inOrder ? [first, second] : [second, first]
     }
 
     /// The validator the proof accuses (when both votes name the same one).
     public var offender: PublicKey { votes[0].vote.validator }
     /// The later of the two votes' epochs: the evidence window runs from it.
     public var latestEpoch: UInt64 { max(votes[0].epoch, votes[1].epoch) }
-
-    private static func payload(of envelope: [UInt8]) -> [UInt8]? { try? SignedBatch.verify(envelope).payload }
 
     /// Checks the proof: both batches are well-formed and signed by one
     /// account, at one seq, with different ids; both votes are by one
@@ -131,16 +129,7 @@ public struct EquivocationProof: Sendable, Hashable {
 /// epoch's reports carried that were admitted, and the stake each slash
 /// burns, taken from the bonded stake first and then the unbonding stake.
 public struct SlashesBody: Sendable, Hashable {
-    public struct Slash: Sendable, Hashable {
-        public let node: PublicKey
-        public let account: AccountID
-        public let amount: UInt64
-        public init(node: PublicKey, account: AccountID, amount: UInt64) {
-            self.node = node
-            self.account = account
-            self.amount = amount
-        }
-    }
+    public typealias Slash = NodeAmount
 
     public let proofs: [EquivocationProof]
     /// Sorted by node, one each.

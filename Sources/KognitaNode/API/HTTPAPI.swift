@@ -157,7 +157,7 @@ public struct HTTPAPI: Sendable {
         let history: [(epoch: UInt64, committee: [PublicKey], rewards: [PublicKey: UInt64])] = try await withTaskExecutorPreference(NodeIO.readers) {
             var result: [(UInt64, [PublicKey], [PublicKey: UInt64])] = []
             for number in first..<epoch {
-                guard let stored = try store.checkpoint(epoch: number) else { continue }
+                guard let stored = try store.checkpoint(epoch: number, kinds: [.rewards]) else { continue }
                 let paid = stored.bodies[.rewards].flatMap { try? EpochRewards(decoding: $0) }?.payouts ?? []
                 // Checkpoint `number` names the committee of epoch number + 1.
                 result.append((number + 1, stored.signed.header.nextCommittee.map(\.id),

@@ -356,9 +356,9 @@ extension NodeCore {
         try proof.verify { self.committee(of: $0) }
     }
 
-    /// A checked proof: kept for the next seal report, and passed on once.
+    /// A proof ``check(_:)`` passed (the shell checks it before the event): kept for the next seal report, and passed on once.
     mutating func received(evidence proof: EquivocationProof) {
-        guard pendingEvidence[proof.offender] == nil, (try? check(proof)) != nil else { return }
+        guard pendingEvidence[proof.offender] == nil, !authority.ratings.isSlashed(proof.offender) else { return }
         pendingEvidence[proof.offender] = proof
         out.append(.log(.warning, "proof of equivocation by validator \(proof.offender) (epochs \(proof.votes[0].epoch) and \(proof.votes[1].epoch)); the next checkpoint slashes it"))
         out.append(.broadcast(.evidence(proof)))

@@ -282,8 +282,9 @@ public final class LedgerStore: Sendable {
         }
     }
 
-    /// The checkpoint of `epoch` (the latest when nil), with its stored bodies.
-    public func checkpoint(epoch: UInt64?) throws -> StoredCheckpoint? {
+    /// The checkpoint of `epoch` (the latest when nil), with its stored
+    /// bodies (only those of `kinds` when given: a cut body can be megabytes).
+    public func checkpoint(epoch: UInt64?, kinds: Set<CheckpointBodies.Kind>? = nil) throws -> StoredCheckpoint? {
         try pool.read { db in
             let row: Row?
             if let epoch {
@@ -299,7 +300,9 @@ public final class LedgerStore: Sendable {
             }
             var bodies: [CheckpointBodies.Kind: [UInt8]] = [:]
             for body in try Row.fetchAll(db, sql: "SELECT kind, bytes FROM checkpoint_body WHERE epoch = ?", arguments: [row[0] as Int64]) {
-                if let kind = CheckpointBodies.Kind(rawValue: UInt64(body[0] as Int64)) { bodies[kind] = [UInt8](body[1] as Data) }
+                if let kind = CheckpointBodies.Kind(rawValue: UInt64(body[0] as Int64)), kinds?.contains(kind) ?? true {
+                    bodies[kind] = [UInt8](body[1] as Data)
+                }
             }
             return StoredCheckpoint(signed: signed, bodies: bodies, adoptedAtMillis: UInt64(bitPattern: row[2] as Int64))
         }
